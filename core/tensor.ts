@@ -1,0 +1,88 @@
+/**
+ * Tensor backends, chosen by name in one place: `wasm` (SIMD, the default), `cpu` (the pure
+ * JavaScript reference), `webgpu` (Deno's navigator.gpu) and `tensorflow` (tfjs-node-gpu, where a
+ * user has it installed). A backend that cannot start fails with a message that says what is
+ * missing.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { Effect } from "effect";
+import { BackendError } from "./errors.ts";
+
+/** The backends probsft knows by name. */
+export const backendNames: ReadonlyArray<string> = ["wasm", "cpu", "webgpu", "tensorflow"];
+
+/** The default backend. */
+export const defaultBackend = "wasm";
+
+// Optional packages are imported by a computed specifier so that type checking and the lock file
+// do not require them.
+async function importOptional(specifier: string): Promise<unknown> {
+  return await import(specifier);
+}
+
+async function start(name: string): Promise<void> {
+  if (name === "webgpu") {
+    const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } })?.gpu;
+    if (gpu === undefined) {
+      throw new Error("navigator.gpu is not available in this runtime (Deno 2.9 exposes it)");
+    }
+    if ((await gpu.requestAdapter()) === null) {
+      throw new Error("navigator.gpu found no adapter (no GPU driver or Vulkan ICD installed)");
+    }
+    await importOptional("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
+  } else if (name === "tensorflow") {
+    try {
+      await importOptional("npm:@tensorflow/tfjs-node-gpu@4.22.0");
+    } catch (error) {
+      throw new Error(
+        `npm:@tensorflow/tfjs-node-gpu@4.22.0 could not be loaded (${
+          String((error as Error).message ?? error).split("\n")[0]
+        }); install it where libtensorflow can be downloaded`,
+      );
+    }
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tfjs could not initialise backend "${name}"`);
+  await tf.ready();
+}
+
+/**
+ * Selects and starts a tensor backend.
+ *
+ * @param name One of {@link backendNames}.
+ * @returns Nothing, once the backend is ready.
+ */
+export function useBackend(name: string): Effect.Effect<void, BackendError> {
+  if (!backendNames.includes(name)) {
+    return Effect.fail(
+      new BackendError({
+        message: `Unknown backend ${JSON.stringify(name)}; known backends: ${
+          backendNames.join(", ")
+        }`,
+        backend: name,
+      }),
+    );
+  }
+  return Effect.tryPromise({
+    try: async () => {
+      if (tf.getBackend() !== name || tf.engine().backendName !== name) await start(name);
+    },
+    catch: (error) =>
+      new BackendError({
+        message: `Cannot start backend "${name}": ${(error as Error).message ?? String(error)}`,
+        backend: name,
+      }),
+  });
+}
+
+/**
+ * The tfjs memory counters, for leak checks.
+ *
+ * @returns The number of live tensors.
+ */
+export function liveTensors(): number {
+  return tf.memory().numTensors;
+}
