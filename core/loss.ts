@@ -95,7 +95,8 @@ export interface Reduced {
  * @param id The objective id, named in the error.
  */
 export function checkPerToken(out: PerTokenLoss, shape: ReadonlyArray<number>, id: string): void {
-  const same = (t: tf.Tensor) => t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+  const same = (t: tf.Tensor) =>
+    t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
   if (!(out?.loss instanceof tf.Tensor) || !same(out.loss)) {
     throw new TypeError(
       `Objective "${id}" returned a per-token loss of shape ${

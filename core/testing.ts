@@ -189,7 +189,10 @@ export async function testBackbone<P>(
         [...model.variables],
       );
       for (const variable of model.variables) {
-        assert.ok(grads[variable.name], `backbone "${backbone.id}": no gradient for ${variable.name}`);
+        assert.ok(
+          grads[variable.name],
+          `backbone "${backbone.id}": no gradient for ${variable.name}`,
+        );
       }
     });
     assert.equal(tf.memory().numTensors, before, `backbone "${backbone.id}": forward leaked`);
@@ -249,7 +252,9 @@ export function testBenchmark<P>(
     assert.equal(benchmark.score(c.example, c.completion, params), score, "not deterministic");
     assert.ok(
       Math.abs(score - c.expected) < 1e-9,
-      `benchmark "${benchmark.id}": ${JSON.stringify(c.completion)} scores ${score}, expected ${c.expected}`,
+      `benchmark "${benchmark.id}": ${
+        JSON.stringify(c.completion)
+      } scores ${score}, expected ${c.expected}`,
     );
   }
 }
@@ -271,7 +276,11 @@ export async function testDomain<P>(
   const seed = options.seed ?? 0;
   const first = await Effect.runPromise(domain.load(params, seed));
   const second = await Effect.runPromise(domain.load(params, seed));
-  assert.equal(JSON.stringify(first), JSON.stringify(second), `domain "${domain.id}": not deterministic`);
+  assert.equal(
+    JSON.stringify(first),
+    JSON.stringify(second),
+    `domain "${domain.id}": not deterministic`,
+  );
   assert.ok(first.sft.length > 0, `domain "${domain.id}": empty SFT set`);
   const sftPrompts = new Set(first.sft.map((e) => e.prompt));
   const keys: string[] = [];
@@ -285,5 +294,8 @@ export async function testDomain<P>(
     }
     for (const decoding of set.decodings) keys.push(`${set.name}/${decoding.name}`);
   }
-  assert.ok(keys.includes(first.primary), `domain "${domain.id}": primary ${first.primary} ∉ ${keys}`);
+  assert.ok(
+    keys.includes(first.primary),
+    `domain "${domain.id}": primary ${first.primary} ∉ ${keys}`,
+  );
 }
