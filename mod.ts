@@ -1,0 +1,6 @@
+/**
+ * probsft: supervised fine-tuning with probability-based objectives.
+ *
+ * @module
+ */
+export * from "./core/plugin.ts";
