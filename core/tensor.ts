@@ -44,6 +44,8 @@ async function start(name: string): Promise<void> {
       );
     }
   }
+  // Production mode: skips per-op debug checks and the "install tfjs-node" banner.
+  tf.enableProdMode();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tfjs could not initialise backend "${name}"`);
   await tf.ready();

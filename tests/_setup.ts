@@ -6,5 +6,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+tf.enableProdMode();
 await tf.setBackend("cpu");
 await tf.ready();

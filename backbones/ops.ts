@@ -1,0 +1,226 @@
+/**
+ * Transformer building blocks that tfjs lacks or that are slow on the wasm backend:
+ *
+ * - {@link matMul}: a matrix product whose gradient materialises the transposes (the built-in
+ *   gradient uses transposed products, about 10× slower on wasm);
+ * - {@link linear}: `x·W (+ b)` for `x` of any rank, through a 2-D product;
+ * - {@link embed}: a table lookup whose forward is a gather and whose gradient is a one-hot
+ *   product (wasm has no gather gradient);
+ * - {@link gelu} (erf form), {@link geluTanh} (GPT-2's `gelu_new`), {@link silu};
+ * - {@link layerNorm}, {@link rmsNorm};
+ * - {@link rotary}: rotary position embedding in the Hugging Face `rotate_half` convention.
+ *
+ * Every function is synchronous and safe inside `tf.tidy`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+function swapLast(rank: number): number[] {
+  return [...Array(rank - 2).keys(), rank - 1, rank - 2];
+}
+
+type Binary = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+const matMulOp: Binary = tf.customGrad(
+  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+        return [
+          tf.matMul(dy, tf.transpose(sb, swapLast(sb.rank))),
+          tf.matMul(tf.transpose(sa, swapLast(sa.rank)), dy),
+        ];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+) as unknown as Binary;
+
+/**
+ * `a·b` over the last two axes (equal leading axes), with a gradient that transposes explicitly.
+ *
+ * @param a `[..., m, k]`.
+ * @param b `[..., k, n]` with the same leading axes as `a`.
+ * @returns `[..., m, n]`.
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return matMulOp(a, b);
+}
+
+/**
+ * A dense layer: `x·W + b` over the last axis of `x`.
+ *
+ * @param x `[..., in]`.
+ * @param weight `[in, out]`.
+ * @param bias `[out]`, optional.
+ * @returns `[..., out]`.
+ */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  const inDim = weight.shape[0]!;
+  const outDim = weight.shape[1]!;
+  const lead = x.shape.slice(0, -1);
+  const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
+  let y = matMul(flat, weight);
+  if (bias) y = tf.add(y, bias);
+  return x.rank === 2 ? y : tf.reshape(y, [...lead, outDim]);
+}
+
+/**
+ * Looks up rows of a table: the forward pass gathers; the gradient with respect to the table is
+ * `oneHot(ids)ᵀ·dy`, which every backend supports.
+ *
+ * @param table `[rows, dim]`.
+ * @param ids int32 ids of any shape.
+ * @returns `[...ids.shape, dim]`.
+ */
+export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  const rows = table.shape[0]!;
+  const dim = table.shape[1]!;
+  const flatIds = tf.reshape(ids, [-1]);
+  const op = tf.customGrad(
+    ((t: tf.Tensor) => ({
+      value: tf.gather(t, flatIds),
+      gradFunc: (dy: tf.Tensor) =>
+        matMul(tf.transpose(tf.oneHot(flatIds, rows, 1, 0, "float32")), tf.reshape(dy, [-1, dim])),
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as (t: tf.Tensor) => tf.Tensor;
+  return tf.reshape(op(table), [...ids.shape, dim]);
+}
+
+/**
+ * GELU in its exact form, `0.5·x·(1 + erf(x/√2))`.
+ *
+ * @param x Any tensor.
+ * @returns GELU(x).
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/**
+ * GELU in GPT-2's tanh approximation (`gelu_new`):
+ * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+ *
+ * @param x Any tensor.
+ * @returns The approximation.
+ */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+/**
+ * SiLU, `x·σ(x)`.
+ *
+ * @param x Any tensor.
+ * @returns SiLU(x).
+ */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * LayerNorm over the last axis.
+ *
+ * @param x `[..., d]`.
+ * @param weight `[d]`.
+ * @param bias `[d]`.
+ * @param eps Variance epsilon.
+ * @returns The normalised tensor.
+ */
+export function layerNorm(
+  x: tf.Tensor,
+  weight: tf.Tensor,
+  bias: tf.Tensor,
+  eps: number,
+): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), -1, true);
+  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/**
+ * RMSNorm over the last axis: `x / √(mean(x²) + eps) · w`.
+ *
+ * @param x `[..., d]`.
+ * @param weight `[d]`.
+ * @param eps Epsilon.
+ * @returns The normalised tensor.
+ */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  const meanSquare = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight);
+}
+
+/**
+ * The cos and sin tables of rotary embeddings for given positions, in the Hugging Face layout
+ * (the `dim/2` frequencies repeated twice along the last axis).
+ *
+ * @param positions `[batch, time]` int32 positions.
+ * @param headDim Size of a head (even).
+ * @param theta The base (`rope_theta`).
+ * @returns `cos` and `sin`, each `[batch, 1, time, headDim]`.
+ */
+export function rotaryTables(
+  positions: tf.Tensor,
+  headDim: number,
+  theta: number,
+): { cos: tf.Tensor; sin: tf.Tensor } {
+  const half = headDim / 2;
+  const invFreq = new Float32Array(half);
+  // Same float32 rounding as torch: inv_freq = 1 / theta^(2i/d) computed in float32.
+  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  const freq = tf.tensor1d(invFreq);
+  const angles = tf.mul(tf.expandDims(tf.cast(positions, "float32"), -1), freq); // [B,T,half]
+  const full = tf.concat([angles, angles], -1); // [B,T,dh]
+  return { cos: tf.expandDims(tf.cos(full), 1), sin: tf.expandDims(tf.sin(full), 1) };
+}
+
+/**
+ * Applies rotary embeddings: `x·cos + rotate_half(x)·sin`, with
+ * `rotate_half([x1, x2]) = [−x2, x1]`.
+ *
+ * @param x `[batch, heads, time, headDim]`.
+ * @param tables The output of {@link rotaryTables}.
+ * @returns The rotated tensor.
+ */
+export function rotary(x: tf.Tensor, tables: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor {
+  const half = x.shape[x.rank - 1]! / 2;
+  const [x1, x2] = tf.split(x, [half, half], -1) as [tf.Tensor, tf.Tensor];
+  const rotated = tf.concat([tf.neg(x2), x1], -1);
+  return tf.add(tf.mul(x, tables.cos), tf.mul(rotated, tables.sin));
+}
+
+/** The additive mask value: large and negative, but finite so fully masked rows stay finite. */
+export const maskValue = -1e9;
+
+/**
+ * An additive attention mask `[batch, 1, queries, keys]`: 0 where a query may attend to a key,
+ * {@link maskValue} elsewhere. Query `i` sits at key index `offset + i`; it sees keys up to and
+ * including its own, from the row's first real (non-padding) key on.
+ *
+ * @param queries Number of new positions.
+ * @param keys Total key positions (past + new).
+ * @param firstKey Per row, the first key index that is not left padding.
+ * @returns The mask.
+ */
+export function attentionMask(
+  queries: number,
+  keys: number,
+  firstKey: ReadonlyArray<number>,
+): tf.Tensor {
+  const offset = keys - queries;
+  const data = new Float32Array(firstKey.length * queries * keys);
+  let at = 0;
+  for (const first of firstKey) {
+    for (let q = 0; q < queries; q++) {
+      for (let k = 0; k < keys; k++) {
+        data[at++] = k <= offset + q && k >= first ? 0 : maskValue;
+      }
+    }
+  }
+  return tf.tensor4d(data, [firstKey.length, 1, queries, keys]);
+}

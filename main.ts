@@ -1,0 +1,70 @@
+/**
+ * The `deno task …` entry: joins the built-in plugin (and any `--plugin`) to the core and runs a
+ * command. A user's mistake ends with one line on stderr and exit status 1; a defect of probsft
+ * itself shows its stack with a note to report it.
+ *
+ * @module
+ */
+import { Cause, Effect, Exit, Fiber } from "effect";
+import { ConfigError, isUserError, type UserError } from "./core/errors.ts";
+import type { Command } from "./commands/flags.ts";
+import { listCommand } from "./commands/list.ts";
+
+function notYet(name: string): Command {
+  return () => Effect.sync(() => console.log(`deno task ${name}: not yet available`));
+}
+
+const commands: Record<string, Command> = {
+  list: listCommand,
+  experiment: notYet("experiment"),
+  probe: notYet("probe"),
+  theory: notYet("theory"),
+  generate: notYet("generate"),
+  bench: notYet("bench"),
+};
+
+function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {
+  const [name, ...rest] = argv;
+  const command = name === undefined ? undefined : commands[name];
+  if (command === undefined) {
+    return Effect.fail(
+      new ConfigError({
+        message: `Unknown command ${JSON.stringify(name ?? "")}; commands: ${
+          Object.keys(commands).join(", ")
+        }`,
+        where: "command line",
+      }),
+    );
+  }
+  return command(rest);
+}
+
+/**
+ * Runs a command line to completion and returns the exit status; Ctrl-C interrupts the command,
+ * which stops after writing what is finished.
+ *
+ * @param argv The command and its arguments.
+ * @returns 0 on success, 1 on a user error, 2 on a defect, 130 on interruption.
+ */
+export async function main(argv: ReadonlyArray<string>): Promise<number> {
+  const fiber = Effect.runFork(program(argv));
+  const onSignal = () => {
+    console.error("\ninterrupted: stopping after what is finished is written");
+    Effect.runFork(Fiber.interrupt(fiber));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  const exit = await Effect.runPromise(Fiber.await(fiber));
+  Deno.removeSignalListener("SIGINT", onSignal);
+  if (Exit.isSuccess(exit)) return 0;
+  if (Cause.hasInterruptsOnly(exit.cause)) return 130;
+  const error = Cause.squash(exit.cause);
+  if (isUserError(error)) {
+    console.error(`error: ${error.message.replaceAll("\n", " ")}`);
+    return 1;
+  }
+  console.error(Cause.pretty(exit.cause));
+  console.error("This is a defect in probsft itself; please report it with the command you ran.");
+  return 2;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
