@@ -1,0 +1,263 @@
+/**
+ * Experiments as data: one Schema decodes a preset (JSON) after `path=value` overrides; a grid is
+ * the product of domains × backbones × objectives × seeds. Unknown keys are errors; every part is
+ * chosen as `{ "id": …, "params": { … } }` and its params are decoded later by its own Schema.
+ *
+ * @module
+ */
+import { Effect, Schema } from "effect";
+import { decodeWith } from "./decode.ts";
+import { ConfigError } from "./errors.ts";
+
+const positiveInt = Schema.Int.check(Schema.isGreaterThan(0));
+const positive = Schema.Finite.check(Schema.isGreaterThan(0));
+const unit = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }));
+
+const choiceFields = {
+  id: Schema.String,
+  params: Schema.optionalKey(Schema.Unknown),
+  label: Schema.optionalKey(Schema.String),
+};
+const Choice = Schema.Struct(choiceFields);
+
+const TrainFields = Schema.Struct({
+  steps: Schema.optionalKey(positiveInt),
+  batchSize: Schema.optionalKey(positiveInt),
+  learningRate: Schema.optionalKey(positive),
+  warmupRatio: Schema.optionalKey(unit),
+  weightDecay: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
+  beta1: Schema.optionalKey(unit),
+  beta2: Schema.optionalKey(unit),
+  clipNorm: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
+  checkpointEvery: Schema.optionalKey(positiveInt),
+});
+
+const EvaluationFields = Schema.Struct({
+  maxItems: Schema.optionalKey(positiveInt),
+  batchSize: Schema.optionalKey(positiveInt),
+  samples: Schema.optionalKey(positiveInt),
+});
+
+const DomainEntry = Schema.Struct({
+  ...choiceFields,
+  backbones: Schema.optionalKey(Schema.Array(Choice)),
+  objectives: Schema.optionalKey(Schema.Array(Choice)),
+  train: Schema.optionalKey(TrainFields),
+  evaluation: Schema.optionalKey(EvaluationFields),
+});
+
+const ExperimentSchema = Schema.Struct({
+  name: Schema.optionalKey(Schema.String),
+  description: Schema.optionalKey(Schema.String),
+  backend: Schema.optionalKey(Schema.String),
+  plugins: Schema.optionalKey(Schema.Array(Schema.String)),
+  domains: Schema.Array(DomainEntry).check(Schema.isMinLength(1)),
+  backbones: Schema.optionalKey(Schema.Array(Choice)),
+  objectives: Schema.Array(Choice).check(Schema.isMinLength(1)),
+  seeds: Schema.Array(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))).check(
+    Schema.isMinLength(1),
+  ),
+  train: Schema.optionalKey(TrainFields),
+  evaluation: Schema.optionalKey(EvaluationFields),
+  baseline: Schema.optionalKey(Schema.Boolean),
+});
+
+/** A part chosen in a preset, with an optional display label. */
+export interface ChoiceConfig {
+  /** The part id. */
+  readonly id: string;
+  /** Its params (decoded by the part's Schema). */
+  readonly params?: unknown;
+  /** A short name for tables; default derived from id and params. */
+  readonly label?: string;
+}
+
+/** Training settings (the paper's recipe by default). */
+export interface TrainConfig {
+  /** SFT steps; default one pass over the SFT set. */
+  readonly steps?: number;
+  /** Sequences per step. @default 32 */
+  readonly batchSize?: number;
+  /** Peak learning rate, the same for every objective. @default 5e-4 */
+  readonly learningRate?: number;
+  /** Warm-up share of the cosine schedule. @default 0.1 */
+  readonly warmupRatio?: number;
+  /** Decoupled weight decay. @default 0.01 */
+  readonly weightDecay?: number;
+  /** AdamW β1. @default 0.9 */
+  readonly beta1?: number;
+  /** AdamW β2. @default 0.95 */
+  readonly beta2?: number;
+  /** Gradient-norm clip. @default 1 */
+  readonly clipNorm?: number;
+  /** Steps between checkpoints of a running cell. @default 50 */
+  readonly checkpointEvery?: number;
+}
+
+/** Evaluation settings. */
+export interface EvaluationConfig {
+  /** Most items per benchmark set (default all). */
+  readonly maxItems?: number;
+  /** Prompts decoded together. @default 64 */
+  readonly batchSize?: number;
+  /** Overrides the samples of sampled decodings (avg@k). */
+  readonly samples?: number;
+}
+
+/** A domain of the grid, optionally with its own backbones, objectives and settings. */
+export interface DomainConfig extends ChoiceConfig {
+  /** Backbones for this domain (replaces the top-level list). */
+  readonly backbones?: ReadonlyArray<ChoiceConfig>;
+  /** Objectives for this domain (replaces the top-level list). */
+  readonly objectives?: ReadonlyArray<ChoiceConfig>;
+  /** Training settings for this domain (over the top-level ones). */
+  readonly train?: TrainConfig;
+  /** Evaluation settings for this domain (over the top-level ones). */
+  readonly evaluation?: EvaluationConfig;
+}
+
+/** A decoded experiment. */
+export interface ExperimentConfig {
+  /** Preset name. */
+  readonly name?: string;
+  /** What it shows. */
+  readonly description?: string;
+  /** Tensor backend. @default "wasm" */
+  readonly backend?: string;
+  /** Third-party plugin specifiers. */
+  readonly plugins?: ReadonlyArray<string>;
+  /** The domains. */
+  readonly domains: ReadonlyArray<DomainConfig>;
+  /** Backbones (capability levels) used by domains that list none. */
+  readonly backbones?: ReadonlyArray<ChoiceConfig>;
+  /** The objectives compared. */
+  readonly objectives: ReadonlyArray<ChoiceConfig>;
+  /** SFT seeds. */
+  readonly seeds: ReadonlyArray<number>;
+  /** Training settings. */
+  readonly train?: TrainConfig;
+  /** Evaluation settings. */
+  readonly evaluation?: EvaluationConfig;
+  /** Also evaluate each base model without SFT (the tables' first row). @default true */
+  readonly baseline?: boolean;
+}
+
+const experimentCodec: Schema.Codec<ExperimentConfig, unknown> = ExperimentSchema as Schema.Codec<
+  ExperimentConfig,
+  unknown
+>;
+
+/**
+ * Decodes an experiment config.
+ *
+ * @param raw The parsed JSON (after overrides).
+ * @param where The file it came from.
+ * @returns The typed config or a ConfigError with the field path and value.
+ */
+export function decodeExperiment(
+  raw: unknown,
+  where: string,
+): Effect.Effect<ExperimentConfig, ConfigError> {
+  return decodeWith(experimentCodec, raw, { what: "experiment config", where });
+}
+
+type PathPart = string | number;
+
+function parsePath(path: string, where: string): Effect.Effect<PathPart[], ConfigError> {
+  const parts: PathPart[] = [];
+  for (const piece of path.split(".")) {
+    const match = /^([^[\]]*)((?:\[\d+\])*)$/.exec(piece);
+    if (match === null || (match[1] === "" && match[2] === "")) {
+      return Effect.fail(
+        new ConfigError({ message: `Bad override path ${JSON.stringify(path)} (${where})`, where }),
+      );
+    }
+    if (match[1] !== "") parts.push(/^\d+$/.test(match[1]!) ? Number(match[1]) : match[1]!);
+    for (const index of match[2]!.matchAll(/\[(\d+)\]/g)) parts.push(Number(index[1]));
+  }
+  return Effect.succeed(parts);
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Applies `path=value` overrides (dot paths, array indices as `.0` or `[0]`; values parsed as
+ * JSON, else taken as strings). A path through a missing array element is an error.
+ *
+ * @param raw The parsed preset.
+ * @param overrides The `path=value` strings.
+ * @returns A new value with the overrides applied.
+ */
+export function applyOverrides(
+  raw: unknown,
+  overrides: ReadonlyArray<string>,
+): Effect.Effect<unknown, ConfigError> {
+  return Effect.gen(function* () {
+    const root = structuredClone(raw) as Record<PropertyKey, unknown>;
+    for (const override of overrides) {
+      const where = `override ${override}`;
+      const eq = override.indexOf("=");
+      if (eq <= 0) {
+        return yield* new ConfigError({
+          message: `Bad override ${JSON.stringify(override)}: expected path=value`,
+          where,
+        });
+      }
+      const path = yield* parsePath(override.slice(0, eq), where);
+      const value = parseValue(override.slice(eq + 1));
+      let node: unknown = root;
+      for (const [i, key] of path.entries()) {
+        const last = i === path.length - 1;
+        if (typeof node !== "object" || node === null) {
+          return yield* new ConfigError({
+            message: `Cannot apply override ${override}: ${
+              path.slice(0, i).join(".")
+            } is not an object or array`,
+            where,
+          });
+        }
+        const container = node as Record<PropertyKey, unknown>;
+        if (Array.isArray(node) && (typeof key !== "number" || key >= node.length)) {
+          return yield* new ConfigError({
+            message: `Cannot apply override ${override}: index ${
+              String(key)
+            } is out of range (length ${node.length})`,
+            where,
+          });
+        }
+        if (last) container[key] = value;
+        else {
+          if (container[key] === undefined) {
+            container[key] = typeof path[i + 1] === "number" ? [] : {};
+          }
+          node = container[key];
+        }
+      }
+    }
+    return root;
+  });
+}
+
+/**
+ * The label of a choice: its `label`, else its id with its params (`general-family(alpha=10)`).
+ *
+ * @param choice The choice.
+ * @returns A short name.
+ */
+export function choiceLabel(choice: ChoiceConfig): string {
+  if (choice.label !== undefined) return choice.label;
+  const params = choice.params;
+  if (typeof params !== "object" || params === null || Object.keys(params).length === 0) {
+    return choice.id;
+  }
+  const inner = Object.entries(params as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(",");
+  return `${choice.id}(${inner})`;
+}

@@ -1,0 +1,111 @@
+/**
+ * Decoding and scoring: each held-out set of a domain is decoded under each of its decodings
+ * (greedy, or k samples at a temperature for avg@k) and scored by its benchmark's pure rule.
+ * Score keys are `"<set name>/<decoding name>"`.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { PluginError } from "./errors.ts";
+import type { Benchmark, BenchmarkSet, Decoding, LanguageModel } from "./plugin.ts";
+import { mixSeed } from "./random.ts";
+import { encodePrompt } from "./sft_batches.ts";
+
+/** Evaluation settings. */
+export interface EvaluateOptions {
+  /** Most items per set. */
+  readonly maxItems?: number;
+  /** Prompts decoded together. */
+  readonly batchSize: number;
+  /** Overrides the sample count of sampled decodings. */
+  readonly samples?: number;
+  /** Seed of the samplers. */
+  readonly seed: number;
+}
+
+/** A benchmark with its decoded params. */
+export interface Scorer {
+  /** The scoring rule. */
+  readonly benchmark: Benchmark<unknown>;
+  /** Its params. */
+  readonly params: unknown;
+}
+
+/** Scores per key, with item counts. */
+export interface Scores {
+  /** Mean score per `"<set>/<decoding>"`. */
+  readonly scores: Readonly<Record<string, number>>;
+  /** Items scored per key. */
+  readonly items: Readonly<Record<string, number>>;
+}
+
+function decodeSet(
+  model: LanguageModel,
+  set: BenchmarkSet,
+  scorer: Scorer,
+  decoding: Decoding,
+  options: EvaluateOptions,
+): Effect.Effect<number, PluginError> {
+  return Effect.gen(function* () {
+    const examples = set.examples.slice(0, options.maxItems ?? set.examples.length);
+    const samples = decoding.temperature > 0 ? (options.samples ?? decoding.samples) : 1;
+    let total = 0;
+    for (let s = 0; s < samples; s++) {
+      for (let start = 0; start < examples.length; start += options.batchSize) {
+        const chunk = examples.slice(start, start + options.batchSize);
+        const prompts = chunk.map((e) => encodePrompt(model.tokenizer, e.prompt));
+        const generations = yield* Effect.tryPromise({
+          try: () =>
+            model.generate(prompts, {
+              maxNewTokens: decoding.maxNewTokens,
+              temperature: decoding.temperature,
+              ...(decoding.topP !== undefined ? { topP: decoding.topP } : {}),
+              ...(decoding.stop !== undefined ? { stop: decoding.stop } : {}),
+              seed: mixSeed(options.seed, s, start),
+            }),
+          catch: (error) =>
+            new PluginError({
+              message: `Generation for ${set.name} failed: ${
+                String((error as Error)?.message ?? error).split("\n")[0]
+              }`,
+              plugin: set.name,
+            }),
+        });
+        chunk.forEach((example, i) => {
+          total += scorer.benchmark.score(example, generations[i]!.text, scorer.params);
+        });
+      }
+    }
+    return examples.length === 0 ? NaN : total / (examples.length * samples);
+  });
+}
+
+/**
+ * Scores a model on held-out sets.
+ *
+ * @param model The model.
+ * @param sets The sets with their decodings.
+ * @param scorers The resolved benchmark of each set, by set name.
+ * @param options Batch size, item cap, samples and seed.
+ * @returns Scores and item counts per key.
+ */
+export function evaluate(
+  model: LanguageModel,
+  sets: ReadonlyArray<BenchmarkSet>,
+  scorers: ReadonlyMap<string, Scorer>,
+  options: EvaluateOptions,
+): Effect.Effect<Scores, PluginError> {
+  return Effect.gen(function* () {
+    const scores: Record<string, number> = {};
+    const items: Record<string, number> = {};
+    for (const set of sets) {
+      const scorer = scorers.get(set.name)!;
+      for (const decoding of set.decodings) {
+        const key = `${set.name}/${decoding.name}`;
+        scores[key] = yield* decodeSet(model, set, scorer, decoding, options);
+        items[key] = Math.min(set.examples.length, options.maxItems ?? Infinity);
+      }
+    }
+    return { scores, items };
+  });
+}
