@@ -128,7 +128,9 @@ export function reduce<P>(objective: Objective<P>, params: P, view: TokenView): 
   const gate = out.keep === undefined ? mask : tf.mul(mask, stopGradient(out.keep));
   const kept = tf.sum(gate);
   // where() rather than a product, so that an infinite loss on a masked token cannot give NaN.
-  const masked = tf.where(tf.greater(gate, 0), out.loss, tf.zerosLike(out.loss));
+  // The condition goes through step() (gate > 0 ? 1 : 0), which has a registered gradient:
+  // tf.greater has none, so a gate computed from the logits would break backpropagation.
+  const masked = tf.where(tf.cast(tf.step(gate), "bool"), out.loss, tf.zerosLike(out.loss));
   const loss = tf.div(tf.sum(tf.mul(masked, gate)), tf.add(kept, denominatorEpsilon)) as tf.Scalar;
   const tokens = tf.sum(mask) as tf.Scalar;
   const denom = tf.add(tokens, denominatorEpsilon);
