@@ -1,0 +1,2 @@
+/** The paper theory checks (placeholder). @module */
+export {};
