@@ -1,12 +1,48 @@
 /**
- * The built-in benchmarks (scoring rules) and domains.
+ * The built-in benchmarks (scoring rules) and domains, and the scorers they are built from:
+ * Qwen2.5-Math answer extraction and equivalence, the medical `matchChoice`, Jaro–Winkler, exact
+ * match, and the greedy / avg@k metric helpers.
+ *
+ * @example Scoring a math completion
+ * ```ts ignore
+ * import { extractMathAnswer, mathAnswersEqual } from "jsr:@probsft/probsft/benchmarks";
+ * mathAnswersEqual(extractMathAnswer("so \\boxed{\\dfrac{1}{2}}") ?? "", "0.5"); // true
+ * ```
  *
  * @module
  */
 import type { Benchmark, Domain } from "../core/plugin.ts";
+import { addition } from "./math/addition.ts";
+import { mathAnswer } from "./math/benchmark.ts";
+import { cipher } from "./cipher/glyphs.ts";
+import { exactMatch } from "./cipher/exact_match.ts";
+import { jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";
+
+export { extractBoxed, extractMathAnswer, normalizeMathAnswer } from "./math/answer.ts";
+export { evaluateConstant, mathAnswersEqual, parsePlainNumber } from "./math/equal.ts";
+export { mathAnswer, type MathAnswerParams, readMathAnswer } from "./math/benchmark.ts";
+export { addition, type AdditionParams, generateAddition } from "./math/addition.ts";
+export { jaro, jaroWinkler, jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";
+export type { JaroWinklerParams } from "./cipher/jaro_winkler.ts";
+export { exactlyEqual, exactMatch, type ExactMatchParams } from "./cipher/exact_match.ts";
+export { cipher, type CipherParams, generateCipher } from "./cipher/glyphs.ts";
+export {
+  averageMetrics,
+  avgAtK,
+  greedyAccuracy,
+  type MetricAverage,
+  type MetricValue,
+} from "./metrics.ts";
 
 /** Every built-in benchmark (scoring rule). */
-export const benchmarks: ReadonlyArray<Benchmark<unknown>> = [];
+export const benchmarks: ReadonlyArray<Benchmark<unknown>> = [
+  mathAnswer,
+  exactMatch,
+  jaroWinklerBenchmark,
+] as ReadonlyArray<Benchmark<unknown>>;
 
 /** Every built-in domain. */
-export const domains: ReadonlyArray<Domain<unknown>> = [];
+export const domains: ReadonlyArray<Domain<unknown>> = [
+  addition,
+  cipher,
+] as ReadonlyArray<Domain<unknown>>;
