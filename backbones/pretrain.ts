@@ -1,0 +1,268 @@
+/**
+ * Pretraining a fresh tiny transformer on a domain's prior corpus: the capability knob of the
+ * miniature continuum (0 steps is the random init, the model-weak end; more steps move the base
+ * model towards the model-strong end).
+ *
+ * Each document is tokenized with the {@link SymbolTokenizer} over the domain's symbols as
+ * `<bos> symbols… <eos>` (cut to `seqLen + 1` tokens); a batch is `batchSize` documents drawn
+ * with replacement from a seeded generator, right-padded; the loss is the plain next-token NLL
+ * averaged over real tokens; the optimizer is {@link AdamW} with the cosine schedule of
+ * `core/optimizer.ts`.
+ *
+ * Results are cached in `cacheDir` as safetensors, content-addressed by the SHA-256 of
+ * everything that determines the weights (config, symbols, corpus, steps, seed, learning rate,
+ * batch size, sequence length, schedule). A checkpoint is written under a temporary name and
+ * renamed, so a half-written entry is never read.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { CheckpointError, DataError } from "../core/errors.ts";
+import { AdamW, cosineLearningRate } from "../core/optimizer.ts";
+import { targetLogProb } from "../core/loss.ts";
+import type { DomainData } from "../core/plugin.ts";
+import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { SymbolTokenizer } from "./tokenizer.ts";
+import {
+  type ConfigOverrides,
+  type Family,
+  tinyConfig,
+  Transformer,
+  type TransformerConfig,
+  weightSpecs,
+} from "./transformer.ts";
+import { uniform } from "./random.ts";
+
+/** What {@link pretrain} trains and how. */
+export interface PretrainOptions {
+  /** The family of the fresh model. */
+  readonly family: Family;
+  /** Sizes that replace the tiny preset's. */
+  readonly overrides?: ConfigOverrides;
+  /** Optimizer steps; 0 returns the random init. */
+  readonly steps: number;
+  /** Peak learning rate. */
+  readonly lr: number;
+  /** Documents per batch. */
+  readonly batchSize: number;
+  /** Longest training sequence (tokens fed per document). */
+  readonly seqLen: number;
+  /** Share of steps spent warming up. @default 0.05 */
+  readonly warmupRatio?: number;
+  /** AdamW weight decay. @default 0.01 */
+  readonly weightDecay?: number;
+  /** Seed of the initialisation and of the batches. */
+  readonly seed: number;
+}
+
+/** Where {@link pretrain} caches and reports. */
+export interface PretrainContext {
+  /** The folder of cached checkpoints. */
+  readonly cacheDir: string;
+  /** Progress lines. */
+  log(line: string): void;
+}
+
+/** Bumped whenever the training procedure changes, so old cache entries are not reused. */
+const cacheVersion = 1;
+
+/**
+ * The model config {@link pretrain} builds for a domain's symbol vocabulary.
+ *
+ * @param vocabSize The tokenizer's vocabulary size.
+ * @param options The pretraining options.
+ * @returns The config.
+ */
+export function pretrainConfig(vocabSize: number, options: PretrainOptions): TransformerConfig {
+  const overrides = options.overrides ?? {};
+  return tinyConfig(options.family, vocabSize, {
+    ...overrides,
+    contextLength: Math.max(overrides.contextLength ?? 128, options.seqLen),
+  });
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One pretraining run of next-token NLL (no caching).
+ *
+ * @param model The model to train in place.
+ * @param documents Token ids per document (`<bos> … <eos>`).
+ * @param options Steps, learning rate, batch size, sequence length, seed.
+ * @param log Progress lines.
+ * @returns The loss of the last step.
+ */
+export function trainNextToken(
+  model: Transformer,
+  documents: ReadonlyArray<ReadonlyArray<number>>,
+  options: PretrainOptions,
+  log: (line: string) => void,
+): number {
+  const next = uniform(options.seed + 7919);
+  const optimizer = new AdamW(model.variables, { weightDecay: options.weightDecay ?? 0.01 });
+  const pad = model.tokenizer.padId;
+  const every = Math.max(1, Math.floor(options.steps / 10));
+  let last = NaN;
+  try {
+    for (let step = 0; step < options.steps; step++) {
+      const rows = Array.from(
+        { length: options.batchSize },
+        () => documents[Math.floor(next() * documents.length)]!,
+      );
+      const width = Math.max(...rows.map((r) => r.length)) - 1;
+      const inputs = rows.map((r) =>
+        Array.from({ length: width }, (_, t) => (t < r.length - 1 ? r[t]! : pad))
+      );
+      const targets = rows.map((r) =>
+        Array.from({ length: width }, (_, t) => (t < r.length - 1 ? r[t + 1]! : pad))
+      );
+      const mask = rows.map((r) =>
+        Array.from({ length: width }, (_, t) => (t < r.length - 1 ? 1 : 0))
+      );
+      const lr = cosineLearningRate(step, {
+        peak: options.lr,
+        totalSteps: options.steps,
+        warmupRatio: options.warmupRatio ?? 0.05,
+      });
+      const report = step % every === 0 || step === options.steps - 1;
+      tf.tidy(() => {
+        const x = tf.tensor2d(inputs, [rows.length, width], "int32");
+        const y = tf.tensor2d(targets, [rows.length, width], "int32");
+        const m = tf.tensor2d(mask, [rows.length, width]);
+        const { value, grads } = tf.variableGrads(() => {
+          const logp = targetLogProb(model.logits(x), y);
+          return tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+        }, [...model.variables]);
+        optimizer.apply(model.variables.map((v) => grads[v.name]!), lr);
+        if (report) {
+          last = value.dataSync()[0]!;
+          log(
+            `pretrain step ${step + 1}/${options.steps}: loss ${last.toFixed(4)}, lr ${
+              lr.toExponential(2)
+            }`,
+          );
+        }
+      });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return last;
+}
+
+/**
+ * A tiny transformer pretrained for `options.steps` steps on the domain's prior corpus, from the
+ * cache when an identical run was done before.
+ *
+ * @param domain The domain (its symbols and prior corpus).
+ * @param options What to train and how.
+ * @param context The cache folder and a log.
+ * @returns The model (the caller disposes it).
+ */
+export function pretrain(
+  domain: DomainData,
+  options: PretrainOptions,
+  context: PretrainContext,
+): Effect.Effect<Transformer, DataError | CheckpointError> {
+  return Effect.gen(function* () {
+    if (!domain.symbols || domain.symbols.length === 0) {
+      return yield* new DataError({
+        message: "Cannot pretrain: the domain has no symbols (a symbol tokenizer needs them)",
+        file: "domain symbols",
+      });
+    }
+    const symbols = domain.symbols;
+    const tokenizer = yield* Effect.try({
+      try: () => new SymbolTokenizer(symbols),
+      catch: (error) =>
+        error instanceof DataError
+          ? error
+          : new DataError({ message: String(error), file: "domain symbols" }),
+    });
+    const config = pretrainConfig(tokenizer.vocabSize, options);
+    if (options.steps === 0) return new Transformer(config, { tokenizer, seed: options.seed });
+    if (domain.priorCorpus.length === 0) {
+      return yield* new DataError({
+        message: `Cannot pretrain for ${options.steps} steps: the domain's prior corpus is empty`,
+        file: "domain priorCorpus",
+      });
+    }
+    const key = yield* Effect.promise(() =>
+      sha256(JSON.stringify({
+        cacheVersion,
+        config,
+        symbols,
+        corpus: domain.priorCorpus,
+        steps: options.steps,
+        lr: options.lr,
+        batchSize: options.batchSize,
+        seqLen: options.seqLen,
+        warmupRatio: options.warmupRatio ?? 0.05,
+        weightDecay: options.weightDecay ?? 0.01,
+        seed: options.seed,
+      }))
+    );
+    const path = `${context.cacheDir.replace(/\/+$/, "")}/pretrain-${key.slice(0, 32)}.safetensors`;
+    if (yield* Effect.promise(() => exists(path))) {
+      context.log(`pretrain: cache hit ${path}`);
+      const file = yield* readSafetensors(path);
+      const weights = new Map([...file.tensors].map(([name, t]) => [name, t.data]));
+      return yield* Effect.try({
+        try: () => new Transformer(config, { tokenizer, weights }),
+        catch: (error) =>
+          new CheckpointError({
+            message: `Cannot use cached checkpoint ${path}: ${(error as Error).message}`,
+            file: path,
+          }),
+      });
+    }
+    const documents = domain.priorCorpus.map((text) =>
+      [tokenizer.bosId, ...tokenizer.encode(text), tokenizer.eosId].slice(0, options.seqLen + 1)
+    );
+    const model = new Transformer(config, { tokenizer, seed: options.seed });
+    context.log(
+      `pretrain: ${options.steps} steps on ${documents.length} documents (cache miss ${path})`,
+    );
+    const started = performance.now();
+    const loss = trainNextToken(model, documents, options, (line) => context.log(line));
+    context.log(
+      `pretrain: done in ${((performance.now() - started) / 1000).toFixed(1)} s, loss ${
+        loss.toFixed(4)
+      }`,
+    );
+    const values = yield* Effect.promise(() => model.weightValues());
+    const shapes = new Map(weightSpecs(config).map((s) => [s.name, s.shape]));
+    const tensors = new Map(
+      [...values].map(([name, data]) => [name, { shape: shapes.get(name)!, data }]),
+    );
+    yield* Effect.tryPromise({
+      try: () => Deno.mkdir(context.cacheDir, { recursive: true }),
+      catch: (error) =>
+        new CheckpointError({
+          message: `Cannot create cache folder ${context.cacheDir}: ${(error as Error).message}`,
+          file: context.cacheDir,
+        }),
+    }).pipe(Effect.tapError(() => Effect.sync(() => model.dispose())));
+    yield* writeSafetensors(path, tensors, {
+      format: "pt",
+      probsft: "pretrain",
+      config: JSON.stringify(config),
+      steps: String(options.steps),
+      seed: String(options.seed),
+    }).pipe(Effect.tapError(() => Effect.sync(() => model.dispose())));
+    return model;
+  });
+}

@@ -1,0 +1,641 @@
+/**
+ * A decoder-only transformer in tfjs ops, in two families:
+ *
+ * - `llama` (Llama, Qwen2): RMSNorm, rotary embeddings with `rope_theta`, SwiGLU MLP,
+ *   grouped-query attention, optional q/k/v bias (Qwen2), tied or untied embeddings;
+ * - `gpt2`: learned positions, LayerNorm, GELU MLP (exact or tanh form), fused `c_attn`.
+ *
+ * Weights are kept under their Hugging Face names, with every dense weight stored `[in, out]`
+ * (GPT-2's Conv1D layout; Llama's `nn.Linear` weights are transposed at load and save). The
+ * forward pass uses {@link embed} (gather forward, one-hot gradient) and {@link matMul}
+ * (explicit-transpose gradient), so training is fast on wasm.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { GenerateOptions, Generation, LanguageModel, Tokenizer } from "../core/plugin.ts";
+import {
+  attentionMask,
+  embed,
+  gelu,
+  geluTanh,
+  layerNorm,
+  linear,
+  matMul,
+  rmsNorm,
+  rotary,
+  rotaryTables,
+  silu,
+} from "./ops.ts";
+import { normals, uniform } from "./random.ts";
+import { generate, type KvCache, type StepModel, type StepOutput } from "./generate.ts";
+
+/** The two supported families. */
+export type Family = "llama" | "gpt2";
+
+/** The MLP activation: exact GELU, GPT-2's tanh GELU, or SiLU (SwiGLU gate). */
+export type Activation = "gelu" | "gelu_new" | "silu";
+
+/** The sizes and switches of a transformer. */
+export interface TransformerConfig {
+  /** The family: `llama` (RMSNorm, RoPE, SwiGLU) or `gpt2` (LayerNorm, learned positions). */
+  readonly family: Family;
+  /** The Hugging Face architecture written on save. */
+  readonly architecture: "LlamaForCausalLM" | "Qwen2ForCausalLM" | "GPT2LMHeadModel";
+  /** Vocabulary size (rows of the embedding and of the head). */
+  readonly vocabSize: number;
+  /** Longest sequence (learned positions for `gpt2`; `max_position_embeddings` for `llama`). */
+  readonly contextLength: number;
+  /** Width of the residual stream. */
+  readonly dModel: number;
+  /** Number of blocks. */
+  readonly nLayers: number;
+  /** Number of query heads. */
+  readonly nHeads: number;
+  /** Number of key/value heads (divides `nHeads`; equal for `gpt2`). */
+  readonly nKvHeads: number;
+  /** Size of one head. */
+  readonly headDim: number;
+  /** Hidden size of the MLP. */
+  readonly dMlp: number;
+  /** Epsilon of the norms. */
+  readonly normEps: number;
+  /** Rotary base (`llama` only). */
+  readonly ropeTheta: number;
+  /** The head reuses the token embedding. */
+  readonly tieEmbeddings: boolean;
+  /** Bias on the q, k and v projections (`llama` family; Qwen2 has it). */
+  readonly qkvBias: boolean;
+  /** Bias on the attention output projection (`llama` family). */
+  readonly outputBias: boolean;
+  /** Biases in the MLP (`llama` family). */
+  readonly mlpBias: boolean;
+  /** The MLP activation. */
+  readonly activation: Activation;
+}
+
+/** Sizes a preset leaves open. */
+export type ConfigOverrides = Partial<Omit<TransformerConfig, "family" | "architecture">>;
+
+/**
+ * The tiny preset for CPU runs (reference/miniature.md §3): 2 layers, d 64, 4 heads, MLP 256,
+ * untied head; `gpt2` has learned positions and exact GELU, `llama` RoPE and SwiGLU.
+ *
+ * @param family The family.
+ * @param vocabSize The vocabulary size.
+ * @param overrides Sizes that replace the preset's.
+ * @returns A complete config.
+ */
+export function tinyConfig(
+  family: Family,
+  vocabSize: number,
+  overrides: ConfigOverrides = {},
+): TransformerConfig {
+  const dModel = overrides.dModel ?? 64;
+  const nHeads = overrides.nHeads ?? 4;
+  const config: TransformerConfig = {
+    family,
+    architecture: family === "gpt2" ? "GPT2LMHeadModel" : "LlamaForCausalLM",
+    vocabSize,
+    contextLength: 128,
+    dModel,
+    nLayers: 2,
+    nHeads,
+    nKvHeads: nHeads,
+    headDim: dModel / nHeads,
+    dMlp: 256,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: false,
+    qkvBias: false,
+    outputBias: false,
+    mlpBias: false,
+    activation: family === "gpt2" ? "gelu" : "silu",
+    ...overrides,
+  };
+  return { ...config, headDim: overrides.headDim ?? config.dModel / config.nHeads };
+}
+
+/**
+ * Checks a config's sizes; throws a `RangeError` naming the field.
+ *
+ * @param config The config.
+ */
+export function checkConfig(config: TransformerConfig): void {
+  const positive = [
+    "vocabSize",
+    "contextLength",
+    "dModel",
+    "nLayers",
+    "nHeads",
+    "nKvHeads",
+    "headDim",
+    "dMlp",
+  ] as const;
+  for (const key of positive) {
+    const value = config[key];
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new RangeError(`Transformer config ${key} must be a positive integer, got ${value}`);
+    }
+  }
+  if (config.nHeads % config.nKvHeads !== 0) {
+    throw new RangeError(
+      `Transformer config nKvHeads (${config.nKvHeads}) must divide nHeads (${config.nHeads})`,
+    );
+  }
+  if (config.family === "gpt2" && config.nHeads * config.headDim !== config.dModel) {
+    throw new RangeError(
+      `Transformer config nHeads (${config.nHeads}) must divide dModel (${config.dModel}) for gpt2`,
+    );
+  }
+  if (config.family === "llama" && config.headDim % 2 !== 0) {
+    throw new RangeError(
+      `Transformer config headDim must be even for rotary, got ${config.headDim}`,
+    );
+  }
+}
+
+/** How a weight is created and how it is stored in the Hugging Face layout. */
+export interface WeightSpec {
+  /** The Hugging Face tensor name. */
+  readonly name: string;
+  /** The shape kept here (dense weights `[in, out]`). */
+  readonly shape: ReadonlyArray<number>;
+  /** Initialisation: N(0, 0.02²), zeros or ones. */
+  readonly init: "normal" | "zeros" | "ones";
+  /** The Hugging Face file stores the transpose (`nn.Linear` weights, `[out, in]`). */
+  readonly transposed: boolean;
+}
+
+/**
+ * The weights of a config, in a fixed order, with their Hugging Face names.
+ *
+ * @param config The config.
+ * @returns One spec per weight.
+ */
+export function weightSpecs(config: TransformerConfig): WeightSpec[] {
+  const { dModel: d, dMlp: m, vocabSize: v } = config;
+  const specs: WeightSpec[] = [];
+  const add = (
+    name: string,
+    shape: number[],
+    init: WeightSpec["init"],
+    transposed = false,
+  ) => specs.push({ name, shape, init, transposed });
+  if (config.family === "gpt2") {
+    add("transformer.wte.weight", [v, d], "normal");
+    add("transformer.wpe.weight", [config.contextLength, d], "normal");
+    for (let i = 0; i < config.nLayers; i++) {
+      const p = `transformer.h.${i}.`;
+      add(`${p}ln_1.weight`, [d], "ones");
+      add(`${p}ln_1.bias`, [d], "zeros");
+      add(`${p}attn.c_attn.weight`, [d, 3 * d], "normal");
+      add(`${p}attn.c_attn.bias`, [3 * d], "zeros");
+      add(`${p}attn.c_proj.weight`, [d, d], "normal");
+      add(`${p}attn.c_proj.bias`, [d], "zeros");
+      add(`${p}ln_2.weight`, [d], "ones");
+      add(`${p}ln_2.bias`, [d], "zeros");
+      add(`${p}mlp.c_fc.weight`, [d, m], "normal");
+      add(`${p}mlp.c_fc.bias`, [m], "zeros");
+      add(`${p}mlp.c_proj.weight`, [m, d], "normal");
+      add(`${p}mlp.c_proj.bias`, [d], "zeros");
+    }
+    add("transformer.ln_f.weight", [d], "ones");
+    add("transformer.ln_f.bias", [d], "zeros");
+  } else {
+    const q = config.nHeads * config.headDim;
+    const kv = config.nKvHeads * config.headDim;
+    add("model.embed_tokens.weight", [v, d], "normal");
+    for (let i = 0; i < config.nLayers; i++) {
+      const p = `model.layers.${i}.`;
+      add(`${p}input_layernorm.weight`, [d], "ones");
+      for (const [name, out] of [["q_proj", q], ["k_proj", kv], ["v_proj", kv]] as const) {
+        add(`${p}self_attn.${name}.weight`, [d, out], "normal", true);
+        if (config.qkvBias) add(`${p}self_attn.${name}.bias`, [out], "zeros");
+      }
+      add(`${p}self_attn.o_proj.weight`, [q, d], "normal", true);
+      if (config.outputBias) add(`${p}self_attn.o_proj.bias`, [d], "zeros");
+      add(`${p}post_attention_layernorm.weight`, [d], "ones");
+      add(`${p}mlp.gate_proj.weight`, [d, m], "normal", true);
+      if (config.mlpBias) add(`${p}mlp.gate_proj.bias`, [m], "zeros");
+      add(`${p}mlp.up_proj.weight`, [d, m], "normal", true);
+      if (config.mlpBias) add(`${p}mlp.up_proj.bias`, [m], "zeros");
+      add(`${p}mlp.down_proj.weight`, [m, d], "normal", true);
+      if (config.mlpBias) add(`${p}mlp.down_proj.bias`, [d], "zeros");
+    }
+    add("model.norm.weight", [d], "ones");
+  }
+  if (!config.tieEmbeddings) add("lm_head.weight", [d, v], "normal", true);
+  return specs;
+}
+
+/** Weight values by Hugging Face name, in the layout kept here (plain arrays or tensors). */
+export type WeightValues = ReadonlyMap<string, Float32Array | tf.Tensor>;
+
+/**
+ * Deterministic initial weights: N(0, 0.02²) for matrices and embeddings, zeros for biases, ones
+ * for norm scales.
+ *
+ * @param config The config.
+ * @param seed The seed.
+ * @returns The values, by name.
+ */
+export function initialWeights(config: TransformerConfig, seed: number): Map<string, Float32Array> {
+  const next = uniform(seed);
+  const out = new Map<string, Float32Array>();
+  for (const spec of weightSpecs(config)) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    if (spec.init === "normal") out.set(spec.name, normals(next, size, 0.02));
+    else out.set(spec.name, new Float32Array(size).fill(spec.init === "ones" ? 1 : 0));
+  }
+  return out;
+}
+
+let modelCounter = 0;
+
+/** Options of {@link Transformer}. */
+export interface TransformerOptions {
+  /** The tokenizer that goes with the weights. */
+  readonly tokenizer: Tokenizer;
+  /** The weights (by Hugging Face name, layout kept here); default: {@link initialWeights}. */
+  readonly weights?: WeightValues;
+  /** The seed of the initial weights when `weights` is absent. @default 0 */
+  readonly seed?: number;
+  /** Ids that end generation besides the tokenizer's `eosId`. */
+  readonly eosIds?: ReadonlyArray<number>;
+  /** Weights are frozen (a snapshot). */
+  readonly frozen?: boolean;
+  /** Extra `config.json` keys kept from a loaded checkpoint (e.g. `bos_token_id`). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
+}
+
+/** One block's cached keys and values, `[batch, kvHeads, time, headDim]`. */
+interface LayerCache {
+  readonly k: tf.Tensor;
+  readonly v: tf.Tensor;
+}
+
+class TransformerCache implements KvCache {
+  readonly layers: ReadonlyArray<LayerCache>;
+  readonly length: number;
+  constructor(layers: ReadonlyArray<LayerCache>, length: number) {
+    this.layers = layers;
+    this.length = length;
+  }
+  dispose(): void {
+    for (const layer of this.layers) {
+      layer.k.dispose();
+      layer.v.dispose();
+    }
+  }
+}
+
+/** A decoder-only transformer that implements {@link LanguageModel}. */
+export class Transformer implements LanguageModel, StepModel {
+  /** The sizes and switches. */
+  readonly config: TransformerConfig;
+  /** The tokenizer that goes with the weights. */
+  readonly tokenizer: Tokenizer;
+  /** Ids that end generation. */
+  readonly eosIds: ReadonlyArray<number>;
+  /** The weights by Hugging Face name. */
+  readonly weights: ReadonlyMap<string, tf.Variable>;
+  /** The trainable weights, in {@link weightSpecs} order (empty for a frozen snapshot). */
+  readonly variables: ReadonlyArray<tf.Variable>;
+  /** Extra `config.json` keys written on save. */
+  readonly extraConfig: Readonly<Record<string, unknown>>;
+  #disposed = false;
+
+  /**
+   * @param config Sizes and switches.
+   * @param options Tokenizer, weights or seed.
+   */
+  constructor(config: TransformerConfig, options: TransformerOptions) {
+    checkConfig(config);
+    this.config = config;
+    this.tokenizer = options.tokenizer;
+    this.eosIds = [...new Set([options.tokenizer.eosId, ...(options.eosIds ?? [])])];
+    this.extraConfig = options.extraConfig ?? {};
+    const values = options.weights ?? initialWeights(config, options.seed ?? 0);
+    const prefix = `transformer${modelCounter++}`;
+    const trainable = !options.frozen;
+    const weights = new Map<string, tf.Variable>();
+    for (const spec of weightSpecs(config)) {
+      const value = values.get(spec.name);
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const count = value === undefined
+        ? -1
+        : value instanceof tf.Tensor
+        ? value.size
+        : value.length;
+      if (count !== size) {
+        for (const w of weights.values()) w.dispose();
+        throw new RangeError(
+          `Weight ${spec.name} ${
+            count < 0 ? "is missing" : `has ${count} values`
+          }, expected shape ${JSON.stringify(spec.shape)}`,
+        );
+      }
+      weights.set(
+        spec.name,
+        tf.tidy(() =>
+          tf.variable(
+            value instanceof tf.Tensor
+              ? tf.reshape(tf.clone(value), [...spec.shape])
+              : tf.tensor(value as Float32Array, [...spec.shape]),
+            trainable,
+            `${prefix}/${spec.name}`,
+          )
+        ),
+      );
+    }
+    this.weights = weights;
+    this.variables = trainable ? [...weights.values()] : [];
+  }
+
+  /** Size of the output layer. */
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** Longest sequence the model accepts. */
+  get contextLength(): number {
+    return this.config.contextLength;
+  }
+
+  #w(name: string): tf.Variable {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`Transformer has no weight ${name}`);
+    return w;
+  }
+
+  #maybe(name: string): tf.Variable | undefined {
+    return this.weights.get(name);
+  }
+
+  #attention(
+    q: tf.Tensor,
+    k: tf.Tensor,
+    v: tf.Tensor,
+    mask: tf.Tensor,
+    past: LayerCache | undefined,
+    tables: { cos: tf.Tensor; sin: tf.Tensor } | undefined,
+  ): { out: tf.Tensor; present: LayerCache } {
+    const c = this.config;
+    const [batch, time] = [q.shape[0]!, q.shape[1]!];
+    const heads = (x: tf.Tensor, n: number) =>
+      tf.transpose(tf.reshape(x, [batch, time, n, c.headDim]), [0, 2, 1, 3]);
+    let qh = heads(q, c.nHeads);
+    let kh = heads(k, c.nKvHeads);
+    let vh = heads(v, c.nKvHeads);
+    if (tables) {
+      qh = rotary(qh, tables);
+      kh = rotary(kh, tables);
+    }
+    if (past) {
+      kh = tf.concat([past.k, kh], 2);
+      vh = tf.concat([past.v, vh], 2);
+    }
+    const present = { k: kh, v: vh };
+    const keys = kh.shape[2]!;
+    const group = c.nHeads / c.nKvHeads;
+    const repeat = (x: tf.Tensor) =>
+      group === 1 ? x : tf.reshape(
+        // Rank-4 tile (tfjs has no rank-5 tile gradient): kv head j serves heads j·group…
+        tf.tile(tf.reshape(x, [batch, c.nKvHeads, 1, keys * c.headDim]), [1, 1, group, 1]),
+        [batch, c.nHeads, keys, c.headDim],
+      );
+    const scores = tf.add(
+      tf.mul(matMul(qh, tf.transpose(repeat(kh), [0, 1, 3, 2])), 1 / Math.sqrt(c.headDim)),
+      mask,
+    );
+    const context = matMul(tf.softmax(scores, -1), repeat(vh));
+    const out = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [
+      batch,
+      time,
+      c.nHeads * c.headDim,
+    ]);
+    return { out, present };
+  }
+
+  #mlpActivation(x: tf.Tensor): tf.Tensor {
+    const a = this.config.activation;
+    return a === "gelu" ? gelu(x) : a === "gelu_new" ? geluTanh(x) : silu(x);
+  }
+
+  /**
+   * The forward pass over new positions, optionally after cached ones. Call inside `tf.tidy`.
+   *
+   * @param tokens `[batch, time]` int32.
+   * @param positions `[batch, time]` int32 positions.
+   * @param mask Additive mask `[batch | 1, 1, time, past + time]`.
+   * @param past Cached keys and values, or none.
+   * @param lastOnly Only compute the logits of the last position.
+   * @returns Logits and the keys and values of all positions.
+   */
+  forward(
+    tokens: tf.Tensor,
+    positions: tf.Tensor,
+    mask: tf.Tensor,
+    past: ReadonlyArray<LayerCache> | undefined,
+    lastOnly: boolean,
+  ): { logits: tf.Tensor; present: LayerCache[] } {
+    const c = this.config;
+    const present: LayerCache[] = [];
+    let h: tf.Tensor;
+    if (c.family === "gpt2") {
+      h = tf.add(
+        embed(this.#w("transformer.wte.weight"), tokens),
+        embed(this.#w("transformer.wpe.weight"), positions),
+      );
+      for (let i = 0; i < c.nLayers; i++) {
+        const p = `transformer.h.${i}.`;
+        const x = layerNorm(h, this.#w(`${p}ln_1.weight`), this.#w(`${p}ln_1.bias`), c.normEps);
+        const qkv = linear(x, this.#w(`${p}attn.c_attn.weight`), this.#w(`${p}attn.c_attn.bias`));
+        const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const att = this.#attention(q, k, v, mask, past?.[i], undefined);
+        present.push(att.present);
+        h = tf.add(
+          h,
+          linear(att.out, this.#w(`${p}attn.c_proj.weight`), this.#w(`${p}attn.c_proj.bias`)),
+        );
+        const y = layerNorm(h, this.#w(`${p}ln_2.weight`), this.#w(`${p}ln_2.bias`), c.normEps);
+        const hidden = this.#mlpActivation(
+          linear(y, this.#w(`${p}mlp.c_fc.weight`), this.#w(`${p}mlp.c_fc.bias`)),
+        );
+        h = tf.add(
+          h,
+          linear(hidden, this.#w(`${p}mlp.c_proj.weight`), this.#w(`${p}mlp.c_proj.bias`)),
+        );
+      }
+      if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
+      h = layerNorm(
+        h,
+        this.#w("transformer.ln_f.weight"),
+        this.#w("transformer.ln_f.bias"),
+        c.normEps,
+      );
+    } else {
+      const tables = rotaryTables(positions, c.headDim, c.ropeTheta);
+      h = embed(this.#w("model.embed_tokens.weight"), tokens);
+      for (let i = 0; i < c.nLayers; i++) {
+        const p = `model.layers.${i}.`;
+        const x = rmsNorm(h, this.#w(`${p}input_layernorm.weight`), c.normEps);
+        const proj = (name: string) =>
+          linear(
+            x,
+            this.#w(`${p}self_attn.${name}.weight`),
+            this.#maybe(`${p}self_attn.${name}.bias`),
+          );
+        const att = this.#attention(
+          proj("q_proj"),
+          proj("k_proj"),
+          proj("v_proj"),
+          mask,
+          past?.[i],
+          tables,
+        );
+        present.push(att.present);
+        h = tf.add(
+          h,
+          linear(
+            att.out,
+            this.#w(`${p}self_attn.o_proj.weight`),
+            this.#maybe(`${p}self_attn.o_proj.bias`),
+          ),
+        );
+        const y = rmsNorm(h, this.#w(`${p}post_attention_layernorm.weight`), c.normEps);
+        const mlp = (name: string, input: tf.Tensor) =>
+          linear(input, this.#w(`${p}mlp.${name}.weight`), this.#maybe(`${p}mlp.${name}.bias`));
+        const hidden = tf.mul(this.#mlpActivation(mlp("gate_proj", y)), mlp("up_proj", y));
+        h = tf.add(h, mlp("down_proj", hidden));
+      }
+      if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
+      h = rmsNorm(h, this.#w("model.norm.weight"), c.normEps);
+    }
+    const head = c.tieEmbeddings
+      ? tf.transpose(
+        this.#w(c.family === "gpt2" ? "transformer.wte.weight" : "model.embed_tokens.weight"),
+      )
+      : this.#w("lm_head.weight");
+    return { logits: linear(h, head), present };
+  }
+
+  /**
+   * Logits `[batch, time, vocab]` of int32 tokens `[batch, time]` at positions 0…time−1.
+   * Synchronous and tidy-safe.
+   *
+   * @param tokens `[batch, time]` int32 ids.
+   * @returns The logits.
+   */
+  logits(tokens: tf.Tensor2D): tf.Tensor3D {
+    const [batch, time] = tokens.shape;
+    if (time > this.config.contextLength) {
+      throw new RangeError(
+        `Sequence of ${time} tokens exceeds the context length ${this.config.contextLength}`,
+      );
+    }
+    return tf.tidy(() => {
+      const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
+      const mask = attentionMask(time, time, [0]);
+      return this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false)
+        .logits as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * One decoding step for {@link generate}: the logits of the last position of each row and the
+   * extended cache.
+   *
+   * @param tokens New token ids per row (all rows the same length).
+   * @param positions Their positions.
+   * @param firstKey Per row, the first key index that is not left padding.
+   * @param cache The cache of earlier positions, or none.
+   * @returns Last-position logits `[batch, vocab]` and the cache including the new positions.
+   */
+  step(
+    tokens: ReadonlyArray<ReadonlyArray<number>>,
+    positions: ReadonlyArray<ReadonlyArray<number>>,
+    firstKey: ReadonlyArray<number>,
+    cache: KvCache | undefined,
+  ): StepOutput {
+    const batch = tokens.length;
+    const time = tokens[0]!.length;
+    const past = (cache as TransformerCache | undefined)?.layers;
+    const pastLength = cache?.length ?? 0;
+    const [logits, ...kv] = tf.tidy(() => {
+      const ids = tf.tensor2d(tokens.map((r) => [...r]), [batch, time], "int32");
+      const pos = tf.tensor2d(positions.map((r) => [...r]), [batch, time], "int32");
+      const mask = attentionMask(time, pastLength + time, firstKey);
+      const { logits, present } = this.forward(ids, pos, mask, past, true);
+      return [
+        tf.reshape(logits, [batch, this.config.vocabSize]),
+        ...present.flatMap((layer) => [layer.k, layer.v]),
+      ];
+    });
+    const layers: LayerCache[] = [];
+    for (let i = 0; i < kv.length; i += 2) layers.push({ k: kv[i]!, v: kv[i + 1]! });
+    return {
+      logits: logits as tf.Tensor2D,
+      cache: new TransformerCache(layers, pastLength + time),
+    };
+  }
+
+  /**
+   * Batched decoding with a key/value cache; see {@link generate}.
+   *
+   * @param prompts Token ids per prompt.
+   * @param options Decoding options.
+   * @returns One generation per prompt.
+   */
+  generate(
+    prompts: ReadonlyArray<ReadonlyArray<number>>,
+    options: GenerateOptions,
+  ): Promise<Generation[]> {
+    return generate(this, prompts, options);
+  }
+
+  /**
+   * The current weight values, by Hugging Face name (layout kept here).
+   *
+   * @returns Copies of the values.
+   */
+  async weightValues(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, w] of this.weights) out.set(name, (await w.data()) as Float32Array);
+    return out;
+  }
+
+  /**
+   * A frozen copy of the current weights.
+   *
+   * @returns A model with the same config and tokenizer and no trainable variables.
+   */
+  snapshot(): Transformer {
+    return new Transformer(this.config, {
+      tokenizer: this.tokenizer,
+      weights: this.weights,
+      eosIds: this.eosIds,
+      frozen: true,
+      extraConfig: this.extraConfig,
+    });
+  }
+
+  /**
+   * Writes `config.json`, `model.safetensors`, `generation_config.json` and the tokenizer files
+   * in the Hugging Face layout.
+   *
+   * @param dir The directory (created if missing).
+   */
+  async save(dir: string): Promise<void> {
+    const { saveHf } = await import("./hf.ts");
+    await saveHf(this, dir);
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const w of this.weights.values()) w.dispose();
+  }
+}
