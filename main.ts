@@ -8,7 +8,9 @@
 import { Cause, Effect, Exit, Fiber } from "effect";
 import { ConfigError, isUserError, type UserError } from "./core/errors.ts";
 import type { Command } from "./commands/flags.ts";
+import { experimentCommand } from "./commands/experiment.ts";
 import { listCommand } from "./commands/list.ts";
+import { probeCommand } from "./commands/probe.ts";
 
 function notYet(name: string): Command {
   return () => Effect.sync(() => console.log(`deno task ${name}: not yet available`));
@@ -16,8 +18,8 @@ function notYet(name: string): Command {
 
 const commands: Record<string, Command> = {
   list: listCommand,
-  experiment: notYet("experiment"),
-  probe: notYet("probe"),
+  experiment: experimentCommand,
+  probe: probeCommand,
   theory: notYet("theory"),
   generate: notYet("generate"),
   bench: notYet("bench"),

@@ -1,0 +1,102 @@
+/**
+ * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
+ * [path=value …]`: runs (or resumes) an experiment grid and writes results, report and plots.
+ * With no arguments it runs the `default` preset: the capability continuum in miniature.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { applyOverrides, decodeExperiment, type ExperimentConfig } from "../core/config.ts";
+import { ConfigError } from "../core/errors.ts";
+import { writeReport } from "../core/report.ts";
+import { runExperiment } from "../core/runner.ts";
+import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { type Command, parseFlags } from "./flags.ts";
+import { consoleProgress } from "./progress.ts";
+import { registryWith } from "./registry_with.ts";
+
+const presetDir = new URL("../presets/", import.meta.url);
+
+/**
+ * Reads a preset by name (from `presets/`) or path, applies overrides and decodes it.
+ *
+ * @param preset A preset name or a JSON file path.
+ * @param overrides `path=value` strings.
+ * @returns The config and the file it came from.
+ */
+export function loadPreset(
+  preset: string,
+  overrides: ReadonlyArray<string>,
+): Effect.Effect<{ config: ExperimentConfig; source: string }, ConfigError> {
+  return Effect.gen(function* () {
+    const byName = /^[a-z0-9-]+$/.test(preset);
+    const url = byName ? new URL(`${preset}.json`, presetDir) : undefined;
+    const source = byName ? `presets/${preset}.json` : preset;
+    const text = yield* Effect.tryPromise({
+      try: () => (url ? Deno.readTextFile(url) : Deno.readTextFile(preset)),
+      catch: () =>
+        new ConfigError({
+          message: byName
+            ? `Unknown preset "${preset}": no presets/${preset}.json (give a name from presets/ or a path to a JSON file)`
+            : `Cannot read preset file ${preset}: it does not exist or is not readable`,
+          where: source,
+        }),
+    });
+    const raw = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) =>
+        new ConfigError({
+          message: `${source} is not valid JSON: ${(error as Error).message.split("\n")[0]}`,
+          where: source,
+        }),
+    });
+    const overridden = yield* applyOverrides(raw, overrides);
+    const config = yield* decodeExperiment(overridden, source);
+    return { config, source };
+  });
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:T]/g, "-").replace(/\..*$/, "");
+}
+
+/** The experiment command. */
+export const experimentCommand: Command = (args) =>
+  Effect.gen(function* () {
+    const { values, positionals } = yield* parseFlags("experiment", args, {
+      preset: { type: "string" },
+      out: { type: "string" },
+      backend: { type: "string" },
+      plugin: { type: "string", multiple: true },
+      cache: { type: "string" },
+    });
+    const presetName = values.preset ?? "default";
+    const { config, source } = yield* loadPreset(presetName, positionals);
+    const name = config.name ?? presetName.replace(/^.*\//, "").replace(/\.json$/, "");
+    const out = values.out ?? `runs/${timestamp()}-${name}`;
+    yield* useBackend(values.backend ?? config.backend ?? defaultBackend);
+    const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
+    const progress = consoleProgress(name);
+    progress.log(`${name}: writing to ${out}`);
+    const started = performance.now();
+    const results = yield* runExperiment({
+      config,
+      source,
+      out,
+      cacheDir: values.cache ?? ".cache/probsft",
+      registry,
+      progress,
+      onCell: (results) => writeReport(out, results, name),
+    });
+    yield* Effect.promise(() => writeReport(out, results, name));
+    const minutes = ((performance.now() - started) / 60000).toFixed(1);
+    progress.log(
+      `${name}: ${results.cells.length} cells finished, ${results.failures.length} failed, in ${minutes} min; report: ${out}/report.md`,
+    );
+    if (results.failures.length > 0) {
+      return yield* new ConfigError({
+        message: `${results.failures.length} cell(s) failed; see ${out}/report.md`,
+        where: out,
+      });
+    }
+  });

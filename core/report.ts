@@ -1,0 +1,303 @@
+/**
+ * Reports of an experiment: `results.json`, `metrics.jsonl`, `report.md` with tables in the shape
+ * of the paper's Tab. 1–3 (rows objectives, columns benchmarks, mean ± std over seeds, the base
+ * model first, best in bold) and the probe figures, and SVG plots: accuracy against the base
+ * model's mean p (the continuum picture), the likelihood estimate before and after SFT (Fig. 6
+ * right) and training curves.
+ *
+ * @module
+ */
+import type { CellResult, ExperimentResults } from "./runner.ts";
+import { writeAtomic } from "./state_file.ts";
+import { lineChart, type Series } from "./svg.ts";
+
+/** Mean and sample standard deviation (n − 1; 0 for one value). */
+export interface MeanStd {
+  /** The mean. */
+  readonly mean: number;
+  /** The sample standard deviation. */
+  readonly std: number;
+  /** How many values. */
+  readonly n: number;
+}
+
+/**
+ * Mean and sample standard deviation of finite values.
+ *
+ * @param values The values.
+ * @returns Mean, std (n − 1) and count.
+ */
+export function meanStd(values: ReadonlyArray<number>): MeanStd {
+  const xs = values.filter(Number.isFinite);
+  const n = xs.length;
+  if (n === 0) return { mean: NaN, std: NaN, n };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, std: Math.sqrt(variance), n };
+}
+
+/** The cells of one table: a domain at one capability level. */
+interface Group {
+  readonly domain: string;
+  readonly backbone: string;
+  readonly cells: CellResult[];
+}
+
+function groupsOf(cells: ReadonlyArray<CellResult>): Group[] {
+  const groups = new Map<string, Group>();
+  for (const cell of cells) {
+    const key = `${cell.domain}\u0000${cell.backbone.label}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { domain: cell.domain, backbone: cell.backbone.label, cells: [] };
+      groups.set(key, group);
+    }
+    group.cells.push(cell);
+  }
+  return [...groups.values()];
+}
+
+function rowsOf(group: Group): Map<string, CellResult[]> {
+  const rows = new Map<string, CellResult[]>();
+  for (const cell of group.cells) {
+    const label = cell.objective.label;
+    rows.set(label, [...(rows.get(label) ?? []), cell]);
+  }
+  // The base row first, the rest in plan order.
+  return new Map(
+    [...rows.entries()].sort(([a], [b]) => (a === "base" ? -1 : b === "base" ? 1 : 0)),
+  );
+}
+
+function percent(x: number): string {
+  return Number.isFinite(x) ? (100 * x).toFixed(1) : "–";
+}
+
+/**
+ * The summary of one objective in one group, used by tables and tests.
+ *
+ * @param results The results.
+ * @returns Per domain, backbone and objective: primary mean ± std over seeds and base mean p.
+ */
+export function summarize(
+  results: ExperimentResults,
+): ReadonlyArray<{
+  readonly domain: string;
+  readonly backbone: string;
+  readonly objective: string;
+  readonly primary: MeanStd;
+  readonly baseMeanP: number;
+  readonly meanPAfter: MeanStd;
+}> {
+  return groupsOf(results.cells).flatMap((group) =>
+    [...rowsOf(group).entries()].map(([objective, cells]) => ({
+      domain: group.domain,
+      backbone: group.backbone,
+      objective,
+      primary: meanStd(cells.map((c) => c.primary)),
+      baseMeanP: cells[0]!.probe.meanP,
+      meanPAfter: meanStd(cells.map((c) => c.meanPAfter)),
+    }))
+  );
+}
+
+function table(group: Group): string {
+  const rows = rowsOf(group);
+  const keys = [...new Set(group.cells.flatMap((c) => Object.keys(c.scores)))];
+  const primaryKey = group.cells[0]!.primaryKey;
+  const stats = new Map(
+    [...rows.entries()].map(([label, cells]) => [
+      label,
+      keys.map((k) => meanStd(cells.map((c) => c.scores[k] ?? NaN))),
+    ]),
+  );
+  const best = keys.map((_, i) =>
+    Math.max(...[...stats.values()].map((s) => (Number.isFinite(s[i]!.mean) ? s[i]!.mean : -1)))
+  );
+  const header = [
+    "objective",
+    ...keys.map((k) => (k === primaryKey ? `${k} (primary)` : k)),
+    "mean p after SFT",
+    "seeds",
+  ];
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`];
+  for (const [label, cells] of rows) {
+    const s = stats.get(label)!;
+    const cellsText = s.map((m, i) => {
+      const text = `${percent(m.mean)} ± ${percent(m.std)}`;
+      return m.mean === best[i] && rows.size > 1 ? `**${text}**` : text;
+    });
+    const after = meanStd(cells.map((c) => c.meanPAfter));
+    lines.push(
+      `| ${label} | ${cellsText.join(" | ")} | ${after.mean.toFixed(3)} | ${after.n} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function probeTable(groups: ReadonlyArray<Group>): string {
+  const lines = [
+    "| domain | backbone | mean p (Eq. 5) | share p > 0.55 | p10 | p20 | p50 | regime | recommended |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const group of groups) {
+    const p = group.cells[0]!.probe;
+    lines.push(
+      `| ${group.domain} | ${group.backbone} | ${p.meanP.toFixed(3)} | ${
+        p.shareAbove055.toFixed(3)
+      } | ${(p.percentiles["10"] ?? NaN).toFixed(3)} | ${
+        (p.percentiles["20"] ?? NaN).toFixed(3)
+      } | ${(p.percentiles["50"] ?? NaN).toFixed(3)} | ${p.regime} | ${
+        p.recommendation.join(", ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * The markdown report.
+ *
+ * @param results The results.
+ * @param title The experiment name.
+ * @returns Markdown text.
+ */
+export function renderReport(results: ExperimentResults, title: string): string {
+  const groups = groupsOf(results.cells);
+  const parts = [
+    `# ${title}`,
+    "",
+    "Scores are percentages, mean ± sample standard deviation over SFT seeds; the best mean of each column is in bold. The base row is the model before SFT.",
+    "",
+    "## Capability probe (base models, before SFT)",
+    "",
+    probeTable(groups),
+    "",
+  ];
+  for (const group of groups) {
+    parts.push(`## ${group.domain} — ${group.backbone}`, "", table(group), "");
+  }
+  if (results.failures.length > 0) {
+    parts.push("## Failed cells", "");
+    for (const f of results.failures) parts.push(`- ${f.key}: ${f.message}`);
+    parts.push("");
+  }
+  parts.push(
+    "Plots: `continuum.svg` (primary score against the base model's mean p), `likelihood.svg` (Eq. 5 before and after SFT), `curves-*.svg` (training NLL per step).",
+    "",
+  );
+  return parts.join("\n");
+}
+
+function continuumPlot(results: ExperimentResults): string {
+  const byObjective = new Map<string, Array<[number, number, number]>>();
+  for (const s of summarize(results)) {
+    if (!Number.isFinite(s.primary.mean)) continue;
+    const list = byObjective.get(s.objective) ?? [];
+    list.push([s.baseMeanP, s.primary.mean, s.primary.std]);
+    byObjective.set(s.objective, list);
+  }
+  const series: Series[] = [...byObjective.entries()].map(([name, points]) => {
+    points.sort((a, b) => a[0] - b[0]);
+    return {
+      name,
+      points: points.map(([x, y]) => [x, 100 * y] as const),
+      errors: points.map(([, , e]) => 100 * e),
+      markers: true,
+      dashed: name === "base",
+    };
+  });
+  return lineChart(series, {
+    title: "Primary score against the base model's mean target probability",
+    xLabel: "base model mean p on the SFT targets (Eq. 5)",
+    yLabel: "primary score (%)",
+    xDomain: [0, 1],
+  });
+}
+
+function likelihoodPlot(results: ExperimentResults): string {
+  const byObjective = new Map<string, Array<[number, number]>>();
+  for (const s of summarize(results)) {
+    const list = byObjective.get(s.objective) ?? [];
+    list.push([s.baseMeanP, s.meanPAfter.mean]);
+    byObjective.set(s.objective, list);
+  }
+  const series: Series[] = [...byObjective.entries()].map(([name, points]) => ({
+    name,
+    points: points.sort((a, b) => a[0] - b[0]),
+    markers: true,
+    dashed: name === "base",
+  }));
+  return lineChart(series, {
+    title: "Likelihood estimate (Eq. 5) after SFT against before",
+    xLabel: "mean p before SFT",
+    yLabel: "mean p after SFT",
+    xDomain: [0, 1],
+    yDomain: [0, 1],
+  });
+}
+
+async function curvePlots(out: string, results: ExperimentResults): Promise<string[]> {
+  const written: string[] = [];
+  for (const [g, group] of groupsOf(results.cells).entries()) {
+    const series: Series[] = [];
+    for (const [label, cells] of rowsOf(group)) {
+      if (label === "base") continue;
+      const perStep = new Map<number, number[]>();
+      for (const cell of cells) {
+        const text = await Deno.readTextFile(`${out}/cells/${cell.key}.metrics.jsonl`).catch(
+          () => "",
+        );
+        for (const line of text.split("\n")) {
+          if (!line) continue;
+          const m = JSON.parse(line) as { step: number; nll: number };
+          perStep.set(m.step, [...(perStep.get(m.step) ?? []), m.nll]);
+        }
+      }
+      series.push({
+        name: label,
+        points: [...perStep.entries()].sort((a, b) => a[0] - b[0]).map((
+          [step, xs],
+        ) => [step, meanStd(xs).mean] as const),
+      });
+    }
+    if (series.length === 0) continue;
+    const name = `curves-${g + 1}.svg`;
+    await writeAtomic(
+      `${out}/${name}`,
+      lineChart(series, {
+        title: `Training NLL per step: ${group.domain}, ${group.backbone}`,
+        xLabel: "step",
+        yLabel: "NLL of the batch (mean over seeds)",
+      }),
+    );
+    written.push(name);
+  }
+  return written;
+}
+
+/**
+ * Writes `results.json`, `metrics.jsonl`, `report.md` and the SVG plots into the output folder.
+ *
+ * @param out The output folder.
+ * @param results The results so far.
+ * @param title The experiment name.
+ */
+export async function writeReport(
+  out: string,
+  results: ExperimentResults,
+  title: string,
+): Promise<void> {
+  await writeAtomic(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
+  const metrics: string[] = [];
+  for (const cell of results.cells) {
+    metrics.push(await Deno.readTextFile(`${out}/cells/${cell.key}.metrics.jsonl`).catch(() => ""));
+  }
+  await writeAtomic(`${out}/metrics.jsonl`, metrics.join(""));
+  await writeAtomic(`${out}/report.md`, renderReport(results, title));
+  if (results.cells.length > 0) {
+    await writeAtomic(`${out}/continuum.svg`, continuumPlot(results));
+    await writeAtomic(`${out}/likelihood.svg`, likelihoodPlot(results));
+    await curvePlots(out, results);
+  }
+}
