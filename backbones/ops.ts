@@ -79,14 +79,24 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const rows = table.shape[0]!;
   const dim = table.shape[1]!;
   const flatIds = tf.reshape(ids, [-1]);
+  // The ids go in as a saved input: a tensor closed over by gradFunc would already be disposed
+  // when the gradient runs.
   const op = tf.customGrad(
-    ((t: tf.Tensor) => ({
-      value: tf.gather(t, flatIds),
-      gradFunc: (dy: tf.Tensor) =>
-        matMul(tf.transpose(tf.oneHot(flatIds, rows, 1, 0, "float32")), tf.reshape(dy, [-1, dim])),
-    })) as unknown as Parameters<typeof tf.customGrad>[0],
-  ) as unknown as (t: tf.Tensor) => tf.Tensor;
-  return tf.reshape(op(table), [...ids.shape, dim]);
+    ((t: tf.Tensor, i: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([i]);
+      return {
+        value: tf.gather(t, i),
+        gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [
+          matMul(
+            tf.transpose(tf.oneHot(saved!, rows, 1, 0, "float32")),
+            tf.reshape(dy, [-1, dim]),
+          ),
+          tf.zerosLike(saved!),
+        ],
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as (t: tf.Tensor, i: tf.Tensor) => tf.Tensor;
+  return tf.reshape(op(table, flatIds), [...ids.shape, dim]);
 }
 
 /**
