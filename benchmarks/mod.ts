@@ -17,6 +17,11 @@ import { mathAnswer } from "./math/benchmark.ts";
 import { cipher } from "./cipher/glyphs.ts";
 import { exactMatch } from "./cipher/exact_match.ts";
 import { jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";
+import { multipleChoice } from "./medical/benchmark.ts";
+import { medical } from "./medical/cases.ts";
+import { normalizedMatch } from "./general/normalized_match.ts";
+import { general } from "./general/tasks.ts";
+import { jsonl } from "./jsonl/domain.ts";
 
 export { extractBoxed, extractMathAnswer, normalizeMathAnswer } from "./math/answer.ts";
 export { evaluateConstant, mathAnswersEqual, parsePlainNumber } from "./math/equal.ts";
@@ -26,6 +31,25 @@ export { jaro, jaroWinkler, jaroWinklerBenchmark } from "./cipher/jaro_winkler.t
 export type { JaroWinklerParams } from "./cipher/jaro_winkler.ts";
 export { exactlyEqual, exactMatch, type ExactMatchParams } from "./cipher/exact_match.ts";
 export { cipher, type CipherParams, generateCipher } from "./cipher/glyphs.ts";
+export {
+  type ChoiceMatch,
+  type ChoiceRule,
+  matchChoice,
+  matchChoiceDetailed,
+  optionLetters,
+  similarityRatio,
+} from "./medical/match_choice.ts";
+export { multipleChoice, type MultipleChoiceParams } from "./medical/benchmark.ts";
+export { generateMedical, medical, type MedicalParams } from "./medical/cases.ts";
+export {
+  answerCandidates,
+  normalizeAnswerText,
+  normalizedMatch,
+  type NormalizedMatchParams,
+} from "./general/normalized_match.ts";
+export { general, type GeneralParams, generateGeneral } from "./general/tasks.ts";
+export { jsonl, type JsonlParams, loadJsonl } from "./jsonl/domain.ts";
+export { boxedInstruction, convertRecord, type RecordFormat } from "./jsonl/formats.ts";
 export {
   averageMetrics,
   avgAtK,
@@ -39,10 +63,15 @@ export const benchmarks: ReadonlyArray<Benchmark<unknown>> = [
   mathAnswer,
   exactMatch,
   jaroWinklerBenchmark,
+  multipleChoice,
+  normalizedMatch,
 ] as ReadonlyArray<Benchmark<unknown>>;
 
 /** Every built-in domain. */
 export const domains: ReadonlyArray<Domain<unknown>> = [
   addition,
   cipher,
+  medical,
+  general,
+  jsonl,
 ] as ReadonlyArray<Domain<unknown>>;
