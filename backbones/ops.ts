@@ -205,7 +205,7 @@ export function rotary(x: tf.Tensor, tables: { cos: tf.Tensor; sin: tf.Tensor })
 }
 
 /** The additive mask value: large and negative, but finite so fully masked rows stay finite. */
-export const maskValue = -1e9;
+export const maskValue: number = -1e9;
 
 /**
  * An additive attention mask `[batch, 1, queries, keys]`: 0 where a query may attend to a key,
