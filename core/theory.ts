@@ -307,8 +307,10 @@ export async function maxGradientDifference<A, B>(
   let worst = 0;
   for (let t = 0; t < trials; t++) {
     const matrix = () =>
-      Array.from({ length: positions }, () =>
-        Array.from({ length: vocab }, () => Math.fround(6 * (random() - 0.5))));
+      Array.from(
+        { length: positions },
+        () => Array.from({ length: vocab }, () => Math.fround(6 * (random() - 0.5))),
+      );
     const input: LossAndGradInput = {
       logits: matrix(),
       referenceLogits: matrix(),
