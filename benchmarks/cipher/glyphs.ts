@@ -10,7 +10,8 @@
  *
  * - Glyphs never occur in the prior corpus, which is plain lowercase pseudo-word text
  *   (`k e l o , m a r i t , …`), so the base model has no route to the answer and its mean
- *   target probability stays low (about one letter in 26; eos is never seen after a word).
+ *   target probability stays low: the answer letters are uniform (expected p of a letter ≤ 1/26
+ *   under any prior) and eos follows a word only at document ends.
  * - SFT set: clean random words (`minLetters`–`maxLetters` letters), drawn from the run seed.
  * - Test set: random words fixed by `testSeed`, disjoint from the SFT words; scored by exact match
  *   (primary) and Jaro–Winkler, greedy, `maxLetters + 1` new tokens.
