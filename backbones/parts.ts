@@ -9,7 +9,7 @@
  * @module
  */
 import { Effect, Schema } from "effect";
-import { type CheckpointError, type DataError, PluginError } from "../core/errors.ts";
+import { PluginError } from "../core/errors.ts";
 import type { Backbone, BackboneContext, LanguageModel, ParamsSchema } from "../core/plugin.ts";
 import { loadHf } from "./hf.ts";
 import { pretrain } from "./pretrain.ts";
@@ -176,9 +176,7 @@ export const pretrainedBackbone: Backbone<PretrainedParams> = {
         batchSize: params.batchSize,
         seqLen: params.seqLen,
         seed: context.seed,
-      }, context).pipe(
-        Effect.mapError((error): PluginError | DataError | CheckpointError => error),
-      );
+      }, context);
     }),
 };
 
