@@ -11,6 +11,8 @@ import type { Command } from "./commands/flags.ts";
 import { experimentCommand } from "./commands/experiment.ts";
 import { listCommand } from "./commands/list.ts";
 import { probeCommand } from "./commands/probe.ts";
+import { theoryCommand } from "./commands/theory.ts";
+import { generateCommand } from "./backbones/generate_command.ts";
 
 function notYet(name: string): Command {
   return () => Effect.sync(() => console.log(`deno task ${name}: not yet available`));
@@ -20,8 +22,8 @@ const commands: Record<string, Command> = {
   list: listCommand,
   experiment: experimentCommand,
   probe: probeCommand,
-  theory: notYet("theory"),
-  generate: notYet("generate"),
+  theory: theoryCommand,
+  generate: generateCommand,
   bench: notYet("bench"),
 };
 
