@@ -12,9 +12,315 @@
  *
  * Every function is synchronous and safe inside `tf.tidy`.
  *
+ * On the wasm backend, {@link fastPathsActive} fast paths replace the compositions of tfjs ops
+ * by fused JavaScript kernels that work in place on the wasm heap (`core/blas.ts`): GELU and its
+ * gradient in one pass, LayerNorm forward and backward in one pass each, an embedding gather and
+ * a scatter-add gradient (no one-hot), the bias gradient of {@link linear} as a column sum, and
+ * {@link targetLogProb} (log-softmax gathered at the targets, no one-hot of the vocabulary). With
+ * OpenBLAS, matrix-product gradients pass transposes as BLAS flags instead of materialising them.
+ * On every other backend the plain compositions run; tests check one against the other to 1e-4.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { blasActive, type HeapView, registerHeapKernel } from "../core/blas.ts";
+
+let fastPathsEnabled = true;
+let kernelsRegistered = false;
+
+/**
+ * Turns the fused wasm fast paths on or off (on by default), for comparisons and tests.
+ *
+ * @param on Whether to use them.
+ */
+export function setFastPaths(on: boolean): void {
+  fastPathsEnabled = on;
+}
+
+/**
+ * Whether the fused fast paths serve the current backend (wasm, unless turned off).
+ *
+ * @returns True when {@link gelu}, {@link layerNorm}, {@link embed}… use fused kernels.
+ */
+export function fastPathsActive(): boolean {
+  if (!fastPathsEnabled || tf.getBackend() !== "wasm") return false;
+  if (!kernelsRegistered) {
+    for (const kernel of fastKernels) registerHeapKernel(kernel, "wasm");
+    kernelsRegistered = true;
+  }
+  return true;
+}
+
+function run(name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
+
+const f32 = (v: HeapView) => v as Float32Array;
+const same = (inputs: ReadonlyArray<tf.TensorInfo>) => [{
+  shape: [...inputs[0]!.shape],
+  dtype: "float32" as const,
+}];
+const sqrt2OverPi = Math.sqrt(2 / Math.PI);
+const invSqrt2Pi = 1 / Math.sqrt(2 * Math.PI);
+
+const pow2 = new Float64Array(512).map((_, i) => Math.pow(2, i - 256));
+
+/** exp by range reduction and a degree-7 polynomial (relative error < 1e-8), 2× Math.exp's speed. */
+function exp(x: number): number {
+  if (x < -100) return 0;
+  if (x > 88) return Math.exp(x);
+  const k = Math.round(x * Math.LOG2E);
+  const r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10;
+  const p = 1 +
+    r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r / 5040))))));
+  return p * pow2[k + 256]!;
+}
+
+/** tanh by Eigen's float32 rational approximation (|error| < 3e-7), no exp at all. */
+function tanh(x: number): number {
+  const c = 7.90531110763549805;
+  const u = x > c ? c : x < -c ? -c : x;
+  const x2 = u * u;
+  let p = -2.76076847742355e-16;
+  p = p * x2 + 2.00018790482477e-13;
+  p = p * x2 - 8.60467152213735e-11;
+  p = p * x2 + 5.12229709037114e-08;
+  p = p * x2 + 1.48572235717979e-05;
+  p = p * x2 + 6.37261928875436e-04;
+  p = p * x2 + 4.89352455891786e-03;
+  let q = 1.19825839466702e-06;
+  q = q * x2 + 1.18534705686654e-04;
+  q = q * x2 + 2.26843463243900e-03;
+  q = q * x2 + 4.89352518554385e-03;
+  return (p * u) / q;
+}
+
+/** erf by Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), the formula tfjs's kernels use. */
+function erf(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const poly =
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+    t;
+  return sign * (1 - poly * exp(-a * a));
+}
+
+/** The fused kernels (names prefixed `Probsft`), registered on first use on wasm. */
+const fastKernels: ReadonlyArray<Parameters<typeof registerHeapKernel>[0]> = [
+  {
+    name: "ProbsftGeluTanh",
+    inputNames: ["x"],
+    outputs: same,
+    run: ([x], [y]) => {
+      const xs = f32(x!), ys = f32(y!);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        ys[i] = 0.5 * v * (1 + tanh(sqrt2OverPi * (v + 0.044715 * v * v * v)));
+      }
+    },
+  },
+  {
+    name: "ProbsftGeluTanhGrad",
+    inputNames: ["dy", "x"],
+    outputs: same,
+    run: ([dy, x], [dx]) => {
+      const d = f32(dy!), xs = f32(x!), out = f32(dx!);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        const t = tanh(sqrt2OverPi * (v + 0.044715 * v * v * v));
+        const du = sqrt2OverPi * (1 + 3 * 0.044715 * v * v);
+        out[i] = d[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
+      }
+    },
+  },
+  {
+    name: "ProbsftGelu",
+    inputNames: ["x"],
+    outputs: same,
+    run: ([x], [y]) => {
+      const xs = f32(x!), ys = f32(y!);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        ys[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+      }
+    },
+  },
+  {
+    name: "ProbsftGeluGrad",
+    inputNames: ["dy", "x"],
+    outputs: same,
+    run: ([dy, x], [dx]) => {
+      const d = f32(dy!), xs = f32(x!), out = f32(dx!);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        out[i] = d[i]! * (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * invSqrt2Pi * exp(-0.5 * v * v));
+      }
+    },
+  },
+  {
+    // y = (x − mean)·rstd·w + b over the last axis; also returns mean and rstd per row.
+    name: "ProbsftLayerNorm",
+    inputNames: ["x", "w", "b"],
+    outputs: (inputs) => {
+      const shape = [...inputs[0]!.shape];
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      return [
+        { shape, dtype: "float32" },
+        { shape: [rows], dtype: "float32" },
+        { shape: [rows], dtype: "float32" },
+      ];
+    },
+    run: ([x, w, b], [y, mean, rstd], attrs) => {
+      const xs = f32(x!), ws = f32(w!), bs = f32(b!), ys = f32(y!);
+      const ms = f32(mean!), rs = f32(rstd!);
+      const d = ws.length, eps = attrs.eps as number;
+      for (let r = 0; r < ms.length; r++) {
+        const o = r * d;
+        let sum = 0;
+        for (let j = 0; j < d; j++) sum += xs[o + j]!;
+        const mu = sum / d;
+        let sq = 0;
+        for (let j = 0; j < d; j++) {
+          const c = xs[o + j]! - mu;
+          sq += c * c;
+        }
+        const inv = 1 / Math.sqrt(sq / d + eps);
+        ms[r] = mu;
+        rs[r] = inv;
+        for (let j = 0; j < d; j++) ys[o + j] = (xs[o + j]! - mu) * inv * ws[j]! + bs[j]!;
+      }
+    },
+  },
+  {
+    // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w; dw = Σ dy·x̂; db = Σ dy.
+    name: "ProbsftLayerNormGrad",
+    inputNames: ["dy", "x", "w", "mean", "rstd"],
+    outputs: (inputs) => [
+      { shape: [...inputs[1]!.shape], dtype: "float32" },
+      { shape: [...inputs[2]!.shape], dtype: "float32" },
+      { shape: [...inputs[2]!.shape], dtype: "float32" },
+    ],
+    run: ([dy, x, w, mean, rstd], [dx, dw, db]) => {
+      const dys = f32(dy!), xs = f32(x!), ws = f32(w!), ms = f32(mean!), rs = f32(rstd!);
+      const dxs = f32(dx!), dws = f32(dw!), dbs = f32(db!);
+      const d = ws.length;
+      const gw = new Float64Array(d), gb = new Float64Array(d);
+      for (let r = 0; r < ms.length; r++) {
+        const o = r * d, mu = ms[r]!, inv = rs[r]!;
+        let sumG = 0, sumGX = 0;
+        for (let j = 0; j < d; j++) {
+          const xhat = (xs[o + j]! - mu) * inv;
+          const g = dys[o + j]!;
+          gw[j]! += g * xhat;
+          gb[j]! += g;
+          const gg = g * ws[j]!;
+          sumG += gg;
+          sumGX += gg * xhat;
+        }
+        const meanG = sumG / d, meanGX = sumGX / d;
+        for (let j = 0; j < d; j++) {
+          const xhat = (xs[o + j]! - mu) * inv;
+          dxs[o + j] = inv * (dys[o + j]! * ws[j]! - meanG - xhat * meanGX);
+        }
+      }
+      for (let j = 0; j < d; j++) {
+        dws[j] = gw[j]!;
+        dbs[j] = gb[j]!;
+      }
+    },
+  },
+  {
+    name: "ProbsftGatherRows",
+    inputNames: ["table", "ids"],
+    outputs: (inputs) => [{
+      shape: [inputs[1]!.shape.reduce((a, b) => a * b, 1), inputs[0]!.shape[1]!],
+      dtype: "float32",
+    }],
+    run: ([table, ids], [out]) => {
+      const t = f32(table!), o = f32(out!), n = ids!.length, d = o.length / Math.max(n, 1);
+      const rows = t.length / d;
+      for (let i = 0; i < n; i++) {
+        const id = ids![i]!;
+        if (!(id >= 0 && id < rows)) {
+          throw new RangeError(`Embedding id ${id} is not in [0, ${rows})`);
+        }
+        o.set(t.subarray(id * d, id * d + d), i * d);
+      }
+    },
+  },
+  {
+    name: "ProbsftScatterAddRows",
+    inputNames: ["dy", "ids"],
+    outputs: (inputs, attrs) => [{
+      shape: [attrs.rows as number, inputs[0]!.shape[1]!],
+      dtype: "float32",
+    }],
+    run: ([dy, ids], [out]) => {
+      const g = f32(dy!), o = f32(out!), n = ids!.length, d = g.length / Math.max(n, 1);
+      o.fill(0);
+      for (let i = 0; i < n; i++) {
+        const at = ids![i]! * d, from = i * d;
+        for (let j = 0; j < d; j++) o[at + j]! += g[from + j]!;
+      }
+    },
+  },
+  {
+    name: "ProbsftColumnSum",
+    inputNames: ["x"],
+    outputs: (inputs) => [{ shape: [inputs[0]!.shape[1]!], dtype: "float32" }],
+    run: ([x], [out]) => {
+      const xs = f32(x!), o = f32(out!), d = o.length, rows = xs.length / Math.max(d, 1);
+      const acc = new Float64Array(d);
+      for (let r = 0; r < rows; r++) {
+        const at = r * d;
+        for (let j = 0; j < d; j++) acc[j]! += xs[at + j]!;
+      }
+      for (let j = 0; j < d; j++) o[j] = acc[j]!;
+    },
+  },
+  {
+    // log p(target) = logit[target] − logsumexp(logits) per row; also returns logsumexp.
+    name: "ProbsftTargetLogProb",
+    inputNames: ["logits", "targets"],
+    outputs: (inputs) => {
+      const rows = inputs[0]!.shape[0]!;
+      return [{ shape: [rows], dtype: "float32" }, { shape: [rows], dtype: "float32" }];
+    },
+    run: ([logits, targets], [logp, lse]) => {
+      const z = f32(logits!), lp = f32(logp!), ls = f32(lse!);
+      const rows = lp.length, v = z.length / Math.max(rows, 1);
+      for (let r = 0; r < rows; r++) {
+        const o = r * v;
+        let max = -Infinity;
+        for (let j = 0; j < v; j++) if (z[o + j]! > max) max = z[o + j]!;
+        let sum = 0;
+        for (let j = 0; j < v; j++) sum += exp(z[o + j]! - max);
+        const l = max + Math.log(sum);
+        const t = targets![r]!;
+        if (!(t >= 0 && t < v)) throw new RangeError(`Target id ${t} is not in [0, ${v})`);
+        ls[r] = l;
+        lp[r] = z[o + t]! - l;
+      }
+    },
+  },
+  {
+    // d logits = dy·(onehot(target) − softmax(logits)).
+    name: "ProbsftTargetLogProbGrad",
+    inputNames: ["dy", "logits", "targets", "lse"],
+    outputs: (inputs) => [{ shape: [...inputs[1]!.shape], dtype: "float32" }],
+    run: ([dy, logits, targets, lse], [dz]) => {
+      const g = f32(dy!), z = f32(logits!), ls = f32(lse!), out = f32(dz!);
+      const rows = g.length, v = z.length / Math.max(rows, 1);
+      for (let r = 0; r < rows; r++) {
+        const o = r * v, gr = g[r]!, l = ls[r]!;
+        for (let j = 0; j < v; j++) out[o + j] = -gr * exp(z[o + j]! - l);
+        out[o + targets![r]!]! += gr;
+      }
+    },
+  },
+];
 
 function swapLast(rank: number): number[] {
   return [...Array(rank - 2).keys(), rank - 1, rank - 2];
@@ -29,6 +335,9 @@ const matMulOp: Binary = tf.customGrad(
       value: tf.matMul(a, b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+        // With BLAS a transpose is a flag of the product; without it, wasm's transposed kernels
+        // are slow and the transpose is materialised first.
+        if (blasActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
         return [
           tf.matMul(dy, tf.transpose(sb, swapLast(sb.rank))),
           tf.matMul(tf.transpose(sa, swapLast(sa.rank)), dy),
@@ -37,6 +346,26 @@ const matMulOp: Binary = tf.customGrad(
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0],
 ) as unknown as Binary;
+
+type Ternary = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor;
+
+/** `x·W + b` for 2-D `x`, whose bias gradient is one column sum (fast path only). */
+const linearBiasOp: Ternary = tf.customGrad(
+  ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.add(tf.matMul(x, w), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+        const db = run("ProbsftColumnSum", { x: dy })[0]!;
+        if (blasActive()) {
+          return [tf.matMul(dy, sw, false, true), tf.matMul(sx, dy, true, false), db];
+        }
+        return [tf.matMul(dy, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy), db];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+) as unknown as Ternary;
 
 /**
  * `a·b` over the last two axes (equal leading axes), with a gradient that transposes explicitly.
@@ -62,8 +391,12 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   const outDim = weight.shape[1]!;
   const lead = x.shape.slice(0, -1);
   const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
-  let y = matMul(flat, weight);
-  if (bias) y = tf.add(y, bias);
+  let y: tf.Tensor;
+  if (bias && fastPathsActive()) y = linearBiasOp(flat, weight, bias);
+  else {
+    y = matMul(flat, weight);
+    if (bias) y = tf.add(y, bias);
+  }
   return x.rank === 2 ? y : tf.reshape(y, [...lead, outDim]);
 }
 
@@ -79,6 +412,9 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   const rows = table.shape[0]!;
   const dim = table.shape[1]!;
   const flatIds = tf.reshape(ids, [-1]);
+  if (fastPathsActive()) {
+    return tf.reshape(embedFast(table, tf.cast(flatIds, "int32")), [...ids.shape, dim]);
+  }
   // The ids go in as a saved input: a tensor closed over by gradFunc would already be disposed
   // when the gradient runs.
   const op = tf.customGrad(
@@ -88,7 +424,9 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
         value: tf.gather(t, i),
         gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [
           matMul(
-            tf.transpose(tf.oneHot(saved!, rows, 1, 0, "float32")),
+            // oneHot(…, "float32") on wasm 4.22 writes int32 bit patterns (1 → 1.4e-45), which
+            // zeroed this gradient: build it as int32 and cast.
+            tf.transpose(tf.cast(tf.oneHot(saved!, rows), "float32")),
             tf.reshape(dy, [-1, dim]),
           ),
           tf.zerosLike(saved!),
@@ -99,6 +437,35 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   return tf.reshape(op(table, flatIds), [...ids.shape, dim]);
 }
 
+const embedFast = tf.customGrad(
+  ((t: tf.Tensor, i: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([i]);
+    const rows = t.shape[0]!;
+    return {
+      value: run("ProbsftGatherRows", { table: t, ids: i })[0]!,
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => [
+        run("ProbsftScatterAddRows", { dy, ids: saved! }, { rows })[0]!,
+        tf.zerosLike(saved!),
+      ],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+) as unknown as Binary;
+
+function unaryFast(forward: string, backward: string): (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(
+    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([x]);
+      return {
+        value: run(forward, { x })[0]!,
+        gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => run(backward, { dy, x: sx! })[0]!,
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as (x: tf.Tensor) => tf.Tensor;
+}
+
+const geluFast = unaryFast("ProbsftGelu", "ProbsftGeluGrad");
+const geluTanhFast = unaryFast("ProbsftGeluTanh", "ProbsftGeluTanhGrad");
+
 /**
  * GELU in its exact form, `0.5·x·(1 + erf(x/√2))`.
  *
@@ -106,6 +473,7 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
  * @returns GELU(x).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fastPathsActive() && x.dtype === "float32") return geluFast(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
@@ -117,6 +485,7 @@ export function gelu(x: tf.Tensor): tf.Tensor {
  * @returns The approximation.
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
+  if (fastPathsActive() && x.dtype === "float32") return geluTanhFast(x);
   const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
 }
@@ -146,11 +515,80 @@ export function layerNorm(
   bias: tf.Tensor,
   eps: number,
 ): tf.Tensor {
+  if (fastPathsActive() && x.dtype === "float32" && weight.rank === 1 && bias.rank === 1) {
+    return layerNormFast(x, weight, bias, eps);
+  }
   const mean = tf.mean(x, -1, true);
   const centered = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centered), -1, true);
   return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), weight), bias);
 }
+
+function layerNormFast(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad(
+    ((xi: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [y, mean, rstd] = run("ProbsftLayerNorm", { x: xi, w, b }, { eps }) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
+      save([xi, w, mean, rstd]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sx, sw, sm, sr] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          return run("ProbsftLayerNormGrad", { dy, x: sx, w: sw, mean: sm, rstd: sr });
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as Ternary;
+  return op(x, weight, bias);
+}
+
+/**
+ * log p of each target: `logits[target] − logsumexp(logits)` over the last axis, in fp32. On the
+ * wasm fast path one fused kernel per direction (the gradient is `dy·(onehot − softmax)` written
+ * row by row, no one-hot tensor); elsewhere the one-hot composition that every backend can
+ * differentiate (wasm lacks the gather gradient).
+ *
+ * @param logits `[..., vocab]`.
+ * @param targets Target ids with the leading shape of `logits` (int32 or integral float32).
+ * @returns log p of the targets, the leading shape of `logits`.
+ */
+export function targetLogProb(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const vocab = logits.shape[logits.rank - 1]!;
+    const lead = logits.shape.slice(0, -1);
+    const ids = tf.cast(targets, "int32");
+    if (fastPathsActive() && logits.dtype === "float32") {
+      const flat = tf.reshape(logits, [-1, vocab]);
+      return tf.reshape(targetLogProbFast(flat, tf.reshape(ids, [-1])), lead);
+    }
+    const oneHot = tf.oneHot(ids, vocab);
+    const targetLogit = tf.sum(tf.mul(logits, oneHot), -1);
+    return tf.sub(targetLogit, tf.logSumExp(logits, -1));
+  });
+}
+
+const targetLogProbFast: Binary = tf.customGrad(
+  ((z: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [logp, lse] = run("ProbsftTargetLogProb", { logits: z, targets: t }) as [
+      tf.Tensor,
+      tf.Tensor,
+    ];
+    save([z, t, lse]);
+    return {
+      value: logp,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sz, st, sl] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return [
+          run("ProbsftTargetLogProbGrad", { dy, logits: sz, targets: st, lse: sl })[0]!,
+          tf.zerosLike(st),
+        ];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+) as unknown as Binary;
 
 /**
  * RMSNorm over the last axis: `x / √(mean(x²) + eps) · w`.
