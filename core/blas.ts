@@ -248,7 +248,7 @@ export function blasDescription(): string | null {
 }
 
 /** A typed view of one kernel input or output on the backend's memory. */
-export type HeapView = Float32Array | Int32Array;
+export type HeapView = Float32Array | Int32Array | Uint8Array;
 
 /** A kernel written in JavaScript over views of its inputs and outputs. */
 export interface HeapKernel {
@@ -258,7 +258,7 @@ export interface HeapKernel {
   outputs(
     inputs: ReadonlyArray<tf.TensorInfo>,
     attrs: tf.NamedAttrMap,
-  ): ReadonlyArray<{ shape: number[]; dtype: "float32" | "int32" }>;
+  ): ReadonlyArray<{ shape: number[]; dtype: "float32" | "int32" | "bool" }>;
   /** Fills the outputs. */
   run(
     inputs: ReadonlyArray<HeapView>,
@@ -273,13 +273,19 @@ function heapView(buffer: ArrayBufferLike, offset: number, info: tf.TensorInfo):
   const size = sizeOf(info.shape);
   return info.dtype === "int32"
     ? new Int32Array(buffer, offset, size)
+    : info.dtype === "bool"
+    ? new Uint8Array(buffer, offset, size)
     : new Float32Array(buffer, offset, size);
 }
 
 /** The pieces of the tfjs cpu backend read by {@link registerHeapKernel}. */
 interface CpuBackendInternals {
   readonly data: { get(dataId: object): { values: unknown } | undefined };
-  makeTensorInfo(shape: number[], dtype: "float32" | "int32", values?: HeapView): tf.TensorInfo;
+  makeTensorInfo(
+    shape: number[],
+    dtype: "float32" | "int32" | "bool",
+    values?: HeapView,
+  ): tf.TensorInfo;
 }
 
 function isCpuBackend(backend: unknown): backend is CpuBackendInternals {
@@ -318,7 +324,11 @@ export function registerHeapKernel(kernel: HeapKernel, backendName: "wasm" | "cp
     } else if (isCpuBackend(backend)) {
       inViews = inputs.map((t) => backend.data.get(t.dataId)!.values as HeapView);
       outViews = specs.map((s) =>
-        s.dtype === "int32" ? new Int32Array(sizeOf(s.shape)) : new Float32Array(sizeOf(s.shape))
+        s.dtype === "int32"
+          ? new Int32Array(sizeOf(s.shape))
+          : s.dtype === "bool"
+          ? new Uint8Array(sizeOf(s.shape))
+          : new Float32Array(sizeOf(s.shape))
       );
       kernel.run(inViews, outViews, attrs);
       outs = specs.map((s, i) => backend.makeTensorInfo(s.shape, s.dtype, outViews[i]!));
@@ -327,12 +337,23 @@ export function registerHeapKernel(kernel: HeapKernel, backendName: "wasm" | "cp
     }
     return outs.length === 1 ? outs[0]! : outs;
   };
-  if (tf.getKernel(kernel.name, backendName) !== undefined) {
-    tf.unregisterKernel(kernel.name, backendName);
+  registerKernelFunc(kernel.name, backendName, kernelFunc as tf.KernelFunc);
+}
+
+/**
+ * Replaces the kernel registered under a name for a backend.
+ *
+ * @param kernelName The kernel.
+ * @param backendName The backend.
+ * @param kernelFunc The new implementation.
+ */
+export function registerKernelFunc(
+  kernelName: string,
+  backendName: string,
+  kernelFunc: tf.KernelFunc,
+): void {
+  if (tf.getKernel(kernelName, backendName) !== undefined) {
+    tf.unregisterKernel(kernelName, backendName);
   }
-  tf.registerKernel({
-    kernelName: kernel.name,
-    backendName,
-    kernelFunc: kernelFunc as tf.KernelFunc,
-  });
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
 }

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { Effect } from "effect";
 import { BackendError } from "./errors.ts";
+import { enableBlas } from "./blas.ts";
 
 /** The backends probsft knows by name. */
 export const backendNames: ReadonlyArray<string> = ["wasm", "cpu", "webgpu", "tensorflow"];
@@ -49,6 +50,9 @@ async function start(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tfjs could not initialise backend "${name}"`);
   await tf.ready();
+  // wasm: matrix products through OpenBLAS when it is installed (core/blas.ts); PROBSFT_BLAS=0
+  // keeps the plain wasm kernels.
+  if (name === "wasm" && (Deno.env.get("PROBSFT_BLAS") ?? "1") !== "0") enableBlas();
 }
 
 /**
