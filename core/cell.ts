@@ -1,0 +1,313 @@
+/**
+ * One cell of an experiment: build the backbone, probe it on the SFT set, fine-tune it with the
+ * cell's objective (checkpointing as it goes), measure the likelihood after SFT, and evaluate it on
+ * the domain's held-out sets. The same code runs cells for the local runner and for the cluster.
+ *
+ * @module
+ */
+import { Effect } from "effect";
+import { choiceLabel } from "./config.ts";
+import {
+  type CheckpointError,
+  ConfigError,
+  type DataError,
+  isUserError,
+  type PluginError,
+  type UnknownId,
+} from "./errors.ts";
+import { evaluate, type Scorer } from "./evaluate.ts";
+import type { PlannedCell } from "./plan.ts";
+import type { DomainData, LanguageModel } from "./plugin.ts";
+import { baseStatistics, probe, type ProbeResult } from "./probe.ts";
+import type { RegistryShape } from "./registry.ts";
+import { type EncodedPair, encodePairs } from "./sft_batches.ts";
+import { loadState, writeAtomic } from "./state_file.ts";
+import { type StepMetrics, train, type TrainSettings } from "./train.ts";
+
+/** A part as recorded in results: id, params and label. */
+export interface PartRecord {
+  /** The part id. */
+  readonly id: string;
+  /** Its decoded params. */
+  readonly params: unknown;
+  /** Its label in tables. */
+  readonly label: string;
+}
+
+/** One finished cell, as written to `cells/<key>.json` and `results.json`. */
+export interface CellResult {
+  /** Unique key (label slug and content hash). */
+  readonly key: string;
+  /** Domain label. */
+  readonly domain: string;
+  /** The backbone (capability level). */
+  readonly backbone: PartRecord;
+  /** The objective; `{ id: "base" }` for the base model without SFT. */
+  readonly objective: PartRecord;
+  /** SFT seed. */
+  readonly seed: number;
+  /** The base model's probe on this cell's SFT set. */
+  readonly probe: ProbeResult;
+  /** Eq. 5 mean p on the SFT set after SFT (the base's for the base row). */
+  readonly meanPAfter: number;
+  /** Scores per `"<set>/<decoding>"`. */
+  readonly scores: Readonly<Record<string, number>>;
+  /** Items per score key. */
+  readonly items: Readonly<Record<string, number>>;
+  /** The domain's headline key. */
+  readonly primaryKey: string;
+  /** The headline score. */
+  readonly primary: number;
+  /** Training summary (absent for the base row). */
+  readonly training?: { readonly steps: number; readonly skippedSteps: number };
+  /** Wall time of the cell in seconds (this process's part, if resumed). */
+  readonly wallSeconds: number;
+}
+
+/** The errors a cell can end with. */
+export type CellError = ConfigError | UnknownId | PluginError | DataError | CheckpointError;
+
+/** What a cell runner needs. */
+export interface CellContext {
+  /** Output folder (checkpoints and metrics of running cells live in `cells/`). */
+  readonly out: string;
+  /** Cache folder for pretrained backbones. */
+  readonly cacheDir: string;
+  /** The registry (to resolve the benchmarks of a domain's sets). */
+  readonly registry: RegistryShape;
+  /** Progress lines and training steps. */
+  readonly progress: {
+    step(metrics: StepMetrics, total: number): void;
+    log(line: string): void;
+  };
+}
+
+/** Runs cells, sharing loaded domain data and base-model probes between them. */
+export interface CellRunner {
+  /** Runs (or resumes from its checkpoint) one cell. */
+  run(cell: PlannedCell): Effect.Effect<CellResult, CellError>;
+}
+
+/** Probe at most this many SFT pairs (before and after SFT), to bound its cost. */
+const probeItems = 1024;
+
+async function keepMetricsUpTo(path: string, step: number): Promise<void> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const kept = text.split("\n").filter((line) => {
+    if (line.trim() === "") return false;
+    try {
+      return (JSON.parse(line) as { step: number }).step <= step;
+    } catch {
+      return false;
+    }
+  });
+  await writeAtomic(path, kept.length ? kept.join("\n") + "\n" : "");
+}
+
+interface GroupData {
+  readonly fixed: DomainData;
+  readonly sftBySeed: Map<number, DomainData>;
+}
+
+/**
+ * A cell runner with its caches.
+ *
+ * @param context Output folder, cache folder, registry and progress.
+ * @returns The runner.
+ */
+export function makeCellRunner(context: CellContext): CellRunner {
+  const groups = new Map<string, GroupData>();
+  const probes = new Map<string, { result: ProbeResult; sorted: Float32Array }>();
+  return { run: (cell) => runCell(cell, context, groups, probes) };
+}
+
+function loadDomainData(
+  cell: PlannedCell,
+  groups: Map<string, GroupData>,
+): Effect.Effect<{ fixed: DomainData; sft: DomainData }, DataError> {
+  return Effect.gen(function* () {
+    const groupKey = JSON.stringify([cell.domain.id, cell.domainPart.params]);
+    let group = groups.get(groupKey);
+    if (group === undefined) {
+      // The prior corpus and the held-out sets are the seed-0 ones for every seed; the SFT set
+      // (its sample and noise) follows the cell's seed.
+      const fixed = yield* cell.domainPart.part.load(cell.domainPart.params, 0);
+      group = { fixed, sftBySeed: new Map([[0, fixed]]) };
+      groups.set(groupKey, group);
+    }
+    let sft = group.sftBySeed.get(cell.seed);
+    if (sft === undefined) {
+      sft = yield* cell.domainPart.part.load(cell.domainPart.params, cell.seed);
+      group.sftBySeed.set(cell.seed, sft);
+    }
+    return { fixed: group.fixed, sft };
+  });
+}
+
+function resolveScorers(
+  registry: RegistryShape,
+  data: DomainData,
+  where: string,
+): Effect.Effect<Map<string, Scorer>, ConfigError | UnknownId> {
+  return Effect.gen(function* () {
+    const scorers = new Map<string, Scorer>();
+    for (const set of data.benchmarks) {
+      const resolved = yield* registry.benchmark(set.benchmark, `${where}: set ${set.name}`);
+      scorers.set(set.name, { benchmark: resolved.part, params: resolved.params });
+    }
+    return scorers;
+  });
+}
+
+function buildModel(
+  cell: PlannedCell,
+  context: CellContext,
+  data: DomainData,
+): Effect.Effect<LanguageModel, PluginError | CheckpointError | DataError> {
+  return cell.backbonePart.part.make(cell.backbonePart.params, {
+    seed: 0,
+    domain: data,
+    cacheDir: context.cacheDir,
+    log: (line) => context.progress.log(line),
+  });
+}
+
+function runCell(
+  cell: PlannedCell,
+  context: CellContext,
+  groups: Map<string, GroupData>,
+  probes: Map<string, { result: ProbeResult; sorted: Float32Array }>,
+): Effect.Effect<CellResult, CellError> {
+  const started = performance.now();
+  return Effect.gen(function* () {
+    const { fixed, sft } = yield* loadDomainData(cell, groups);
+    const scorers = yield* resolveScorers(context.registry, fixed, `domain "${cell.domain.id}"`);
+    return yield* Effect.acquireUseRelease(
+      buildModel(cell, context, fixed),
+      (model) =>
+        Effect.gen(function* () {
+          const pairs = yield* Effect.try({
+            try: () =>
+              encodePairs(
+                sft.sft,
+                model.tokenizer,
+                model.contextLength,
+                `domain "${cell.domain.id}"`,
+              ),
+            catch: (error) =>
+              isUserError(error)
+                ? error as DataError
+                : new ConfigError({ message: String(error), where: cell.domain.id }),
+          });
+          const probeKey = `${cell.group}#${cell.seed}`;
+          let probed = probes.get(probeKey);
+          if (probed === undefined) {
+            probed = probe(model, pairs.slice(0, probeItems));
+            probes.set(probeKey, probed);
+          }
+          const before = probed;
+          let training: CellResult["training"];
+          let meanPAfter = before.result.meanP;
+          if (cell.objective && cell.objectivePart) {
+            training = yield* trainCell(cell, context, model, pairs, before.sorted);
+            meanPAfter = probe(model, pairs.slice(0, probeItems)).result.meanP;
+          }
+          const scores = yield* evaluate(model, fixed.benchmarks, scorers, {
+            batchSize: cell.evaluation.batchSize ?? 64,
+            ...(cell.evaluation.maxItems !== undefined
+              ? { maxItems: cell.evaluation.maxItems }
+              : {}),
+            ...(cell.evaluation.samples !== undefined ? { samples: cell.evaluation.samples } : {}),
+            seed: cell.seed,
+          });
+          const result: CellResult = {
+            key: cell.key,
+            domain: choiceLabel(cell.domain),
+            backbone: {
+              id: cell.backbone.id,
+              params: cell.backbonePart.params,
+              label: choiceLabel(cell.backbone),
+            },
+            objective: cell.objective
+              ? {
+                id: cell.objective.id,
+                params: cell.objectivePart!.params,
+                label: choiceLabel(cell.objective),
+              }
+              : { id: "base", params: {}, label: "base" },
+            seed: cell.seed,
+            probe: before.result,
+            meanPAfter,
+            scores: scores.scores,
+            items: scores.items,
+            primaryKey: fixed.primary,
+            primary: scores.scores[fixed.primary] ?? NaN,
+            ...(training ? { training } : {}),
+            wallSeconds: (performance.now() - started) / 1000,
+          };
+          return result;
+        }),
+      (model) => Effect.sync(() => model.dispose()),
+    );
+  });
+}
+
+function trainCell(
+  cell: PlannedCell,
+  context: CellContext,
+  model: LanguageModel,
+  pairs: ReadonlyArray<EncodedPair>,
+  sorted: Float32Array,
+): Effect.Effect<{ steps: number; skippedSteps: number }, CellError> {
+  return Effect.gen(function* () {
+    const objective = cell.objectivePart!.part;
+    const params = objective.resolve
+      ? objective.resolve(cell.objectivePart!.params, baseStatistics(sorted))
+      : cell.objectivePart!.params;
+    const steps = cell.train.steps > 0
+      ? cell.train.steps
+      : Math.max(1, Math.floor(pairs.length / cell.train.batchSize));
+    const settings: TrainSettings = { ...cell.train, steps };
+    const checkpointPath = `${context.out}/cells/${cell.key}.checkpoint`;
+    const metricsPath = `${context.out}/cells/${cell.key}.metrics.jsonl`;
+    const hasCheckpoint = yield* Effect.promise(() =>
+      Deno.stat(checkpointPath).then(() => true, () => false)
+    );
+    if (hasCheckpoint) {
+      const { metadata, tensors } = yield* Effect.promise(() => loadState(checkpointPath));
+      for (const t of tensors.values()) t.dispose();
+      yield* Effect.promise(() => keepMetricsUpTo(metricsPath, Number(metadata.step)));
+    } else {
+      yield* Effect.promise(() => writeAtomic(metricsPath, ""));
+    }
+    const reference = objective.needs?.referenceLogits ? model.snapshot() : undefined;
+    const lines: string[] = [];
+    const flush = () => {
+      if (lines.length === 0) return Promise.resolve();
+      const text = lines.join("");
+      lines.length = 0;
+      return Deno.writeTextFile(metricsPath, text, { append: true });
+    };
+    const summary = yield* train({
+      model,
+      objective,
+      params,
+      pairs,
+      seed: cell.seed,
+      settings,
+      ...(reference ? { reference } : {}),
+      checkpointPath,
+      onStep: (metrics) => {
+        lines.push(JSON.stringify({ cell: cell.key, ...metrics }) + "\n");
+        context.progress.step(metrics, steps);
+        if (metrics.step % settings.checkpointEvery === 0 || metrics.step === steps) {
+          // Metrics reach the file no later than the checkpoint that covers them.
+          Deno.writeTextFileSync(metricsPath, lines.join(""), { append: true });
+          lines.length = 0;
+        }
+      },
+    }).pipe(Effect.ensuring(Effect.sync(() => reference?.dispose())));
+    yield* Effect.promise(flush);
+    return { steps: summary.steps, skippedSteps: summary.skippedSteps };
+  });
+}
