@@ -1,0 +1,383 @@
+/**
+ * `deno task bench [--json] [--vs-torch] [--steps N] [--backend NAME] [--plain]`: times the
+ * reference workload of `bench/workload.ts` (one training step with neg-log-prob and with
+ * neg-prob, greedy generation with and without the key/value cache), reports peak RSS and the
+ * tfjs tensor count before and after, and with `--vs-torch` runs the PyTorch twin
+ * (`bench/torch_reference.py`) in alternation in a child process and prints ours/PyTorch ratios.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Effect } from "effect";
+import { ConfigError } from "../core/errors.ts";
+import { blasDescription, disableBlas } from "../core/blas.ts";
+import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { fastPathsActive, setFastPaths } from "../backbones/ops.ts";
+import type { Objective } from "../core/plugin.ts";
+import { negLogProb } from "../objectives/neg_log_prob.ts";
+import { negProb } from "../objectives/neg_prob.ts";
+import {
+  generateTokens,
+  makeTrainer,
+  randomBatch,
+  randomPrompts,
+  reference,
+  type Trainer,
+  trainStep,
+} from "../bench/workload.ts";
+import { type Command, numberFlag, parseFlags } from "./flags.ts";
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+const rssMb = (): number => Deno.memoryUsage().rss / 2 ** 20;
+
+/** The PyTorch twin, serving requests over a line protocol. */
+class TorchPeer {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+  readonly version: string;
+
+  constructor(
+    child: Deno.ChildProcess,
+    lines: AsyncIterator<string>,
+    version: string,
+  ) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#lines = lines;
+    this.version = version;
+  }
+
+  /** Starts the twin; resolves to a reason string when python3 or torch is missing. */
+  static async start(): Promise<TorchPeer | string> {
+    const python = await Deno.stat("/usr/bin/python3").then(
+      () => "/usr/bin/python3",
+      () => "python3",
+    );
+    const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
+    const env = Deno.env.toObject();
+    // The preset core type slows OpenBLAS on this kind of machine; unset for the peer only.
+    delete env.OPENBLAS_CORETYPE;
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(python, {
+        args: [script, "--serve"],
+        env,
+        clearEnv: true,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      return `${python} could not be started (${(error as Error).message})`;
+    }
+    const lines = splitLines(child.stdout);
+    const first = await lines.next();
+    if (first.done) {
+      const err = (await new Response(child.stderr).text()).trim().split("\n");
+      await child.status;
+      return `torch is not available to ${python} (${err[err.length - 1] ?? "no output"})`;
+    }
+    const hello = JSON.parse(first.value) as { torch?: string };
+    child.stderr.cancel();
+    return new TorchPeer(child, lines, hello.torch ?? "unknown");
+  }
+
+  /** Sends one request and waits for its answer. */
+  async ask(request: Record<string, unknown>): Promise<{ ms: number[]; tokens?: number }> {
+    await this.#writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+    const line = await this.#lines.next();
+    if (line.done) throw new Error("the PyTorch twin stopped");
+    const answer = JSON.parse(line.value) as { ms?: number[]; tokens?: number; error?: string };
+    if (answer.error !== undefined || answer.ms === undefined) {
+      throw new Error(`the PyTorch twin failed: ${answer.error}`);
+    }
+    return { ms: answer.ms, ...(answer.tokens === undefined ? {} : { tokens: answer.tokens }) };
+  }
+
+  /** Ends the child. */
+  async close(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+async function* splitLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let at: number;
+    while ((at = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, at);
+      rest = rest.slice(at + 1);
+    }
+  }
+  if (rest !== "") yield rest;
+}
+
+/** What the bench measures (the `--json` object). */
+export interface BenchReport {
+  /** The tfjs backend. */
+  readonly backend: string;
+  /** The BLAS behind matrix products, or null. */
+  readonly blas: string | null;
+  /** Whether the fused wasm kernels of backbones/ops.ts ran. */
+  readonly fastPaths: boolean;
+  /** Median training step with neg-log-prob, ms. */
+  readonly trainStepMs: number;
+  /** Median training step with neg-prob, ms. */
+  readonly trainStepMsNegProb: number;
+  /** trainStepMsNegProb − trainStepMs: the objective's own overhead, ms. */
+  readonly objectiveOverheadMs: number;
+  /** Training tokens per second at the median neg-log-prob step. */
+  readonly tokensPerSecond: number;
+  /** Greedy generation with the cache, new tokens per second. */
+  readonly generateTokensPerSecond: number;
+  /** The same without the cache. */
+  readonly generateTokensPerSecondNoCache: number;
+  /** Ratio of the two. */
+  readonly generateSpeedupFromCache: number;
+  /** Largest RSS seen, MB. */
+  readonly peakRssMb: number;
+  /** RSS after warm-up and at the end, MB. */
+  readonly rssMb: { readonly afterWarmup: number; readonly end: number };
+  /** tfjs tensors before the timed steps and after all of them. */
+  readonly tensors: { readonly before: number; readonly after: number };
+  /** Timed steps per objective. */
+  readonly steps: number;
+  /** The machine. */
+  readonly machine: { readonly cores: number; readonly loadAverage: ReadonlyArray<number> };
+  /** The PyTorch comparison, or why it was skipped. */
+  readonly torch: Record<string, unknown>;
+}
+
+interface Options {
+  readonly json: boolean;
+  readonly vsTorch: boolean;
+  readonly steps: number;
+  readonly backend: string;
+  readonly plain: boolean;
+}
+
+async function measure(options: Options, log: (line: string) => void): Promise<BenchReport> {
+  if (options.plain) {
+    disableBlas();
+    setFastPaths(false);
+  }
+  const trainer: Trainer = makeTrainer(0);
+  const batch = randomBatch(1);
+  const prompts = randomPrompts(2);
+  const nlp = negLogProb as Objective<unknown>;
+  const np = negProb as Objective<unknown>;
+  let peak = rssMb();
+  const step = (objective: Objective<unknown>): number => {
+    const t0 = performance.now();
+    const { loss } = trainStep(trainer, objective, batch);
+    const ms = performance.now() - t0;
+    if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
+    peak = Math.max(peak, rssMb());
+    return ms;
+  };
+  const generation = async (useCache: boolean): Promise<number> => {
+    const t0 = performance.now();
+    const tokens = await generateTokens(trainer.model, prompts, useCache);
+    peak = Math.max(peak, rssMb());
+    return tokens / ((performance.now() - t0) / 1000);
+  };
+
+  log(`warming up (${tf.getBackend()}, blas: ${blasDescription() ?? "none"})`);
+  for (let i = 0; i < 3; i++) {
+    step(nlp);
+    step(np);
+  }
+  await generation(true);
+  await generation(false);
+  const tensorsBefore = tf.memory().numTensors;
+  const rssAfterWarmup = rssMb();
+
+  let peer: TorchPeer | string = "not requested (--vs-torch)";
+  if (options.vsTorch) peer = await TorchPeer.start();
+  const rounds = 4;
+  const perRound = Math.max(1, Math.ceil(options.steps / rounds));
+  const ours = {
+    nlp: [] as number[],
+    np: [] as number[],
+    gen: [] as number[],
+    noCache: [] as number[],
+  };
+  const theirs: Record<string, number[]> = {};
+  const push = (key: string, xs: ReadonlyArray<number>) => (theirs[key] ??= []).push(...xs);
+  try {
+    if (typeof peer !== "string") {
+      for (const threads of [1, 2]) {
+        for (const objective of ["neg-log-prob", "neg-prob"]) {
+          await peer.ask({ what: "train", threads, steps: 3, objective });
+        }
+        await peer.ask({ what: "generate", threads, cache: true });
+      }
+    }
+    for (let round = 0; round < rounds; round++) {
+      log(`round ${round + 1}/${rounds}: ours`);
+      for (let i = 0; i < perRound; i++) ours.nlp.push(step(nlp));
+      for (let i = 0; i < perRound; i++) ours.np.push(step(np));
+      ours.gen.push(await generation(true));
+      ours.noCache.push(await generation(false));
+      if (typeof peer === "string") continue;
+      for (const threads of [1, 2]) {
+        log(`round ${round + 1}/${rounds}: PyTorch, ${threads} thread(s)`);
+        for (const objective of ["neg-log-prob", "neg-prob"]) {
+          const r = await peer.ask({ what: "train", threads, steps: perRound, objective });
+          push(`${objective}/${threads}`, r.ms);
+        }
+        for (const cache of [true, false]) {
+          const r = await peer.ask({ what: "generate", threads, cache });
+          push(`generate/${cache ? "cache" : "nocache"}/${threads}`, [
+            r.tokens! / (r.ms[0]! / 1000),
+          ]);
+        }
+      }
+    }
+  } finally {
+    if (typeof peer !== "string") await peer.close();
+  }
+  const trainStepMs = median(ours.nlp);
+  const trainStepMsNegProb = median(ours.np);
+  const generateTokensPerSecond = median(ours.gen);
+  const generateTokensPerSecondNoCache = median(ours.noCache);
+  const tensorsAfter = tf.memory().numTensors;
+  const rssEnd = rssMb();
+  trainer.dispose();
+
+  let torch: Record<string, unknown>;
+  if (typeof peer === "string") {
+    torch = { skipped: peer };
+  } else {
+    const best = (prefix: string, higherIsBetter: boolean) => {
+      const one = median(theirs[`${prefix}/1`]!);
+      const two = median(theirs[`${prefix}/2`]!);
+      return {
+        oneThread: one,
+        twoThreads: two,
+        best: higherIsBetter ? Math.max(one, two) : Math.min(one, two),
+      };
+    };
+    const nlpT = best("neg-log-prob", false);
+    const npT = best("neg-prob", false);
+    const genT = best("generate/cache", true);
+    const noCacheT = best("generate/nocache", true);
+    torch = {
+      version: peer.version,
+      trainStepMs: nlpT,
+      trainStepMsNegProb: npT,
+      generateTokensPerSecond: genT,
+      generateTokensPerSecondNoCache: noCacheT,
+      ratio: {
+        // ours / PyTorch's faster thread count; for times lower is better, for rates higher.
+        trainStepMs: trainStepMs / nlpT.best,
+        trainStepMsNegProb: trainStepMsNegProb / npT.best,
+        generateTokensPerSecond: generateTokensPerSecond / genT.best,
+        generateTokensPerSecondNoCache: generateTokensPerSecondNoCache / noCacheT.best,
+      },
+    };
+  }
+  return {
+    backend: tf.getBackend(),
+    blas: blasDescription(),
+    fastPaths: fastPathsActive(),
+    trainStepMs,
+    trainStepMsNegProb,
+    objectiveOverheadMs: trainStepMsNegProb - trainStepMs,
+    tokensPerSecond: (reference.batch * reference.time) / (trainStepMs / 1000),
+    generateTokensPerSecond,
+    generateTokensPerSecondNoCache,
+    generateSpeedupFromCache: generateTokensPerSecond / generateTokensPerSecondNoCache,
+    peakRssMb: peak,
+    rssMb: { afterWarmup: rssAfterWarmup, end: rssEnd },
+    tensors: { before: tensorsBefore, after: tensorsAfter },
+    steps: ours.nlp.length,
+    machine: { cores: navigator.hardwareConcurrency, loadAverage: Deno.loadavg() },
+    torch,
+  };
+}
+
+function printReport(r: BenchReport): void {
+  const f = (x: number, digits = 1) => Number.isFinite(x) ? x.toFixed(digits) : String(x);
+  console.log(`backend ${r.backend}; blas ${r.blas ?? "none"}; fused wasm kernels ${r.fastPaths}`);
+  console.log(
+    `train step (1,024 tokens), median of ${r.steps}: neg-log-prob ${f(r.trainStepMs)} ms, ` +
+      `neg-prob ${f(r.trainStepMsNegProb)} ms (objective overhead ${
+        f(r.objectiveOverheadMs)
+      } ms); ` +
+      `${f(r.tokensPerSecond, 0)} tokens/s`,
+  );
+  console.log(
+    `generation (batch 8, prompt 32, 64 new, greedy): ${
+      f(r.generateTokensPerSecond, 0)
+    } tokens/s ` +
+      `with the cache, ${f(r.generateTokensPerSecondNoCache, 0)} without (${
+        f(r.generateSpeedupFromCache)
+      }×)`,
+  );
+  console.log(
+    `memory: peak RSS ${f(r.peakRssMb)} MB (after warm-up ${f(r.rssMb.afterWarmup)}, end ` +
+      `${f(r.rssMb.end)}); tfjs tensors ${r.tensors.before} before, ${r.tensors.after} after`,
+  );
+  const t = r.torch;
+  if (typeof t.skipped === "string") {
+    console.log(`PyTorch comparison skipped: ${t.skipped}`);
+  } else {
+    const ratio = t.ratio as Record<string, number>;
+    const steps = t.trainStepMs as { oneThread: number; twoThreads: number };
+    console.log(
+      `PyTorch ${t.version}: train step ${f(steps.oneThread)} ms (1 thread), ${
+        f(steps.twoThreads)
+      } ms (2)`,
+    );
+    for (const [k, v] of Object.entries(ratio)) console.log(`  ours/PyTorch ${k}: ${f(v, 2)}`);
+  }
+  console.log(`machine: ${r.machine.cores} cores, load average ${r.machine.loadAverage.join(" ")}`);
+}
+
+/**
+ * The `bench` command.
+ *
+ * @param args `--json`, `--vs-torch`, `--steps N` (timed steps per objective, default 20; 1000
+ *   for the leak check), `--backend NAME` (default wasm), `--plain` (no OpenBLAS, no fused
+ *   kernels: the plain wasm path).
+ * @returns An Effect that prints the report.
+ */
+export const benchCommand: Command = (args) =>
+  Effect.gen(function* () {
+    const { values } = yield* parseFlags("bench", args, {
+      json: { type: "boolean" },
+      "vs-torch": { type: "boolean" },
+      steps: { type: "string" },
+      backend: { type: "string" },
+      plain: { type: "boolean" },
+    });
+    const steps = yield* numberFlag("bench", "steps", values.steps, 20);
+    if (!Number.isInteger(steps) || steps < 1) {
+      return yield* new ConfigError({
+        message: `bench: --steps must be a positive integer, got ${steps}`,
+        where: "command line",
+      });
+    }
+    const backend = values.backend ?? defaultBackend;
+    yield* useBackend(backend);
+    const options: Options = {
+      json: values.json === true,
+      vsTorch: values["vs-torch"] === true,
+      steps,
+      backend,
+      plain: values.plain === true,
+    };
+    const log = options.json ? () => {} : (line: string) => console.error(line);
+    const report = yield* Effect.promise(() => measure(options, log));
+    if (options.json) console.log(JSON.stringify(report));
+    else printReport(report);
+  });
