@@ -8,15 +8,12 @@
 import { Cause, Effect, Exit, Fiber } from "effect";
 import { ConfigError, isUserError, type UserError } from "./core/errors.ts";
 import type { Command } from "./commands/flags.ts";
+import { benchCommand } from "./commands/bench.ts";
 import { experimentCommand } from "./commands/experiment.ts";
 import { listCommand } from "./commands/list.ts";
 import { probeCommand } from "./commands/probe.ts";
 import { theoryCommand } from "./commands/theory.ts";
 import { generateCommand } from "./backbones/generate_command.ts";
-
-function notYet(name: string): Command {
-  return () => Effect.sync(() => console.log(`deno task ${name}: not yet available`));
-}
 
 const commands: Record<string, Command> = {
   list: listCommand,
@@ -24,7 +21,7 @@ const commands: Record<string, Command> = {
   probe: probeCommand,
   theory: theoryCommand,
   generate: generateCommand,
-  bench: notYet("bench"),
+  bench: benchCommand,
 };
 
 function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {
