@@ -155,6 +155,85 @@ function probeTable(groups: ReadonlyArray<Group>): string {
   return lines.join("\n");
 }
 
+/** One objective compared with the reference objective of its group on the primary score. */
+export interface Comparison {
+  /** Domain label. */
+  readonly domain: string;
+  /** Backbone label. */
+  readonly backbone: string;
+  /** The group's continuum position (from the base model's probe). */
+  readonly regime: string;
+  /** The base model's mean p. */
+  readonly baseMeanP: number;
+  /** The objective compared. */
+  readonly objective: string;
+  /** The reference objective (the first objective of the preset). */
+  readonly reference: string;
+  /** Primary mean of the objective minus that of the reference. */
+  readonly difference: number;
+  /** The larger of the two sample standard deviations over seeds. */
+  readonly spread: number;
+  /** Whether |difference| exceeds the spread (with at least 2 seeds on each side). */
+  readonly clear: boolean;
+}
+
+/**
+ * Compares every objective of each group with the group's reference objective (the first
+ * objective listed in the preset) on the primary score: the difference of means over seeds and
+ * whether it exceeds the spread (the larger sample standard deviation). It knows no objective; it
+ * only subtracts.
+ *
+ * @param results The results.
+ * @returns One comparison per non-reference objective and group.
+ */
+export function compare(results: ExperimentResults): ReadonlyArray<Comparison> {
+  const out: Comparison[] = [];
+  for (const group of groupsOf(results.cells)) {
+    const rows = [...rowsOf(group).entries()].filter(([label]) => label !== "base");
+    if (rows.length < 2) continue;
+    const [referenceLabel, referenceCells] = rows[0]!;
+    const reference = meanStd(referenceCells.map((c) => c.primary));
+    const probe = referenceCells[0]!.probe;
+    for (const [label, cells] of rows.slice(1)) {
+      const other = meanStd(cells.map((c) => c.primary));
+      const difference = other.mean - reference.mean;
+      const spread = Math.max(other.std, reference.std);
+      out.push({
+        domain: group.domain,
+        backbone: group.backbone,
+        regime: probe.regime,
+        baseMeanP: probe.meanP,
+        objective: label,
+        reference: referenceLabel,
+        difference,
+        spread,
+        clear: other.n >= 2 && reference.n >= 2 && Math.abs(difference) > spread,
+      });
+    }
+  }
+  return out;
+}
+
+function comparisonTable(results: ExperimentResults): string {
+  const lines = [
+    "| domain | backbone | base mean p | regime | objective − reference (primary, points) | spread | clear? |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const c of compare(results)) {
+    const sign = c.difference >= 0 ? "+" : "−";
+    lines.push(
+      `| ${c.domain} | ${c.backbone} | ${
+        c.baseMeanP.toFixed(3)
+      } | ${c.regime} | ${c.objective} − ${c.reference}: ${sign}${
+        percent(Math.abs(c.difference))
+      } | ${percent(c.spread)} | ${
+        c.clear ? (c.difference > 0 ? "yes, higher" : "yes, lower") : "no (within spread)"
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 /**
  * The markdown report.
  *
@@ -176,6 +255,16 @@ export function renderReport(results: ExperimentResults, title: string): string 
   ];
   for (const group of groups) {
     parts.push(`## ${group.domain} — ${group.backbone}`, "", table(group), "");
+  }
+  if (compare(results).length > 0) {
+    parts.push(
+      "## Each objective against the first one, on the primary score",
+      "",
+      "A difference is clear when it exceeds the spread: the larger of the two objectives' sample standard deviations over seeds.",
+      "",
+      comparisonTable(results),
+      "",
+    );
   }
   if (results.failures.length > 0) {
     parts.push("## Failed cells", "");
