@@ -8,11 +8,12 @@
 import { Effect } from "effect";
 import { choiceLabel } from "./config.ts";
 import {
-  type CheckpointError,
+  CheckpointError,
   ConfigError,
   type DataError,
   isUserError,
-  type PluginError,
+  OutputError,
+  PluginError,
   type UnknownId,
 } from "./errors.ts";
 import { evaluate, type Scorer } from "./evaluate.ts";
@@ -64,8 +65,17 @@ export interface CellResult {
   readonly wallSeconds: number;
 }
 
-/** The errors a cell can end with. */
-export type CellError = ConfigError | UnknownId | PluginError | DataError | CheckpointError;
+/**
+ * The errors a cell can end with. An {@link OutputError} (the output folder cannot be written)
+ * concerns the whole run, not the cell: runners stop on it.
+ */
+export type CellError =
+  | ConfigError
+  | UnknownId
+  | PluginError
+  | DataError
+  | CheckpointError
+  | OutputError;
 
 /** What a cell runner needs. */
 export interface CellContext {
@@ -90,6 +100,22 @@ export interface CellRunner {
 
 /** Probe at most this many SFT pairs (before and after SFT), to bound its cost. */
 const probeItems = 1024;
+
+function outputFailure(error: unknown): OutputError {
+  if (error instanceof OutputError) return error;
+  throw error; // not a write failure: a defect
+}
+
+function appendText(path: string, text: string): void {
+  try {
+    Deno.writeTextFileSync(path, text, { append: true });
+  } catch (error) {
+    throw new OutputError({
+      message: `Cannot write ${path}: ${String((error as Error)?.message ?? error).split("\n")[0]}`,
+      file: path,
+    });
+  }
+}
 
 async function keepMetricsUpTo(path: string, step: number): Promise<void> {
   const text = await Deno.readTextFile(path).catch(() => "");
@@ -252,6 +278,11 @@ function runCell(
   });
 }
 
+function checkpointFailure(error: unknown): CheckpointError {
+  if (error instanceof CheckpointError) return error;
+  throw error;
+}
+
 function trainCell(
   cell: PlannedCell,
   context: CellContext,
@@ -273,20 +304,49 @@ function trainCell(
     const hasCheckpoint = yield* Effect.promise(() =>
       Deno.stat(checkpointPath).then(() => true, () => false)
     );
+    let resumeStep: number | undefined;
     if (hasCheckpoint) {
-      const { metadata, tensors } = yield* Effect.promise(() => loadState(checkpointPath));
-      for (const t of tensors.values()) t.dispose();
-      yield* Effect.promise(() => keepMetricsUpTo(metricsPath, Number(metadata.step)));
-    } else {
-      yield* Effect.promise(() => writeAtomic(metricsPath, ""));
+      // A checkpoint that fails its size or checksum check is never resumed from: the cell
+      // starts over from step 0 (the same numbers, only later).
+      const loaded = yield* Effect.result(
+        Effect.tryPromise({ try: () => loadState(checkpointPath), catch: checkpointFailure }),
+      );
+      if (loaded._tag === "Success") {
+        for (const t of loaded.success.tensors.values()) t.dispose();
+        resumeStep = Number(loaded.success.metadata.step);
+      } else {
+        context.progress.log(`${loaded.failure.message}; cell ${cell.key} starts over`);
+        yield* Effect.promise(() => Deno.remove(checkpointPath).catch(() => undefined));
+      }
     }
-    const reference = objective.needs?.referenceLogits ? model.snapshot() : undefined;
+    if (resumeStep !== undefined) {
+      const step = resumeStep;
+      yield* Effect.tryPromise({
+        try: () => keepMetricsUpTo(metricsPath, step),
+        catch: outputFailure,
+      });
+    } else {
+      yield* Effect.tryPromise({ try: () => writeAtomic(metricsPath, ""), catch: outputFailure });
+    }
+    const reference = objective.needs?.referenceLogits
+      ? yield* Effect.try({
+        try: () => model.snapshot(),
+        catch: (error) =>
+          new PluginError({
+            message:
+              `Backbone "${cell.backbone.id}" (plugin "${cell.backbonePart.plugin}") cannot give the reference logits that objective "${objective.id}" needs: ${
+                String((error as Error)?.message ?? error).split("\n")[0]
+              }`,
+            plugin: cell.backbonePart.plugin,
+          }),
+      })
+      : undefined;
     const lines: string[] = [];
     const flush = () => {
-      if (lines.length === 0) return Promise.resolve();
+      if (lines.length === 0) return;
       const text = lines.join("");
       lines.length = 0;
-      return Deno.writeTextFile(metricsPath, text, { append: true });
+      appendText(metricsPath, text);
     };
     const summary = yield* train({
       model,
@@ -302,12 +362,21 @@ function trainCell(
         context.progress.step(metrics, steps);
         if (metrics.step % settings.checkpointEvery === 0 || metrics.step === steps) {
           // Metrics reach the file no later than the checkpoint that covers them.
-          Deno.writeTextFileSync(metricsPath, lines.join(""), { append: true });
-          lines.length = 0;
+          flush();
         }
       },
-    }).pipe(Effect.ensuring(Effect.sync(() => reference?.dispose())));
-    yield* Effect.promise(flush);
+    }).pipe(
+      Effect.mapError((error) =>
+        error._tag === "PluginError" && !error.message.includes("(plugin ")
+          ? new PluginError({
+            message: `${error.message} (plugin "${cell.objectivePart!.plugin}")`,
+            plugin: cell.objectivePart!.plugin,
+          })
+          : error
+      ),
+      Effect.ensuring(Effect.sync(() => reference?.dispose())),
+    );
+    yield* Effect.try({ try: flush, catch: outputFailure });
     return { steps: summary.steps, skippedSteps: summary.skippedSteps };
   });
 }

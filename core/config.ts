@@ -30,6 +30,7 @@ const TrainFields = Schema.Struct({
   beta2: Schema.optionalKey(unit),
   clipNorm: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
   checkpointEvery: Schema.optionalKey(positiveInt),
+  maxSkippedShare: Schema.optionalKey(unit),
 });
 
 const EvaluationFields = Schema.Struct({
@@ -92,6 +93,11 @@ export interface TrainConfig {
   readonly clipNorm?: number;
   /** Steps between checkpoints of a running cell. @default 50 */
   readonly checkpointEvery?: number;
+  /**
+   * Most share of the steps that may be skipped for a non-finite loss or gradient; past it the
+   * cell stops with an error instead of reporting a broken model. In [0, 1]. @default 0.1
+   */
+  readonly maxSkippedShare?: number;
 }
 
 /** Evaluation settings. */

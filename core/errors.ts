@@ -101,6 +101,20 @@ const BackendErrorBase: ErrorBase<"BackendError", BackendErrorFields> = Data.Tag
 /** A tensor backend that is unknown or cannot start on this machine. */
 export class BackendError extends BackendErrorBase {}
 
+/** Fields of {@link OutputError}. */
+export interface OutputErrorFields {
+  /** The file that could not be written. */
+  readonly file: string;
+}
+const OutputErrorBase: ErrorBase<"OutputError", OutputErrorFields> = Data.TaggedError(
+  "OutputError",
+);
+/**
+ * An output file (result, checkpoint, report) that cannot be written: a full disk, a read-only
+ * folder. Files written before stay complete and readable (every write is atomic).
+ */
+export class OutputError extends OutputErrorBase {}
+
 /** Every error that a user's input (rather than a defect of probsft) can cause. */
 export type UserError =
   | ConfigError
@@ -109,7 +123,8 @@ export type UserError =
   | PluginError
   | DataError
   | CheckpointError
-  | BackendError;
+  | BackendError
+  | OutputError;
 
 const userErrorTags: ReadonlySet<string> = new Set([
   "ConfigError",
@@ -119,6 +134,7 @@ const userErrorTags: ReadonlySet<string> = new Set([
   "DataError",
   "CheckpointError",
   "BackendError",
+  "OutputError",
 ]);
 
 /**

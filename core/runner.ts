@@ -2,17 +2,20 @@
  * The experiment runner: plans the grid, runs each unfinished cell, and writes every finished cell
  * atomically as it completes. Rerunning the same command with the same `--out` continues from the
  * finished cells and from the running cell's last checkpoint; a lock keeps two runs out of one
- * folder. A failing cell is reported with its error and the others go on.
+ * folder. A failing cell is reported with its error and the others go on; an output folder that
+ * cannot be written (a full disk, a read-only folder) stops the run with an {@link OutputError},
+ * and the files written before stay complete. A finished cell's file is only taken as finished
+ * when it parses and belongs to its cell; temporary files of a killed write are removed.
  *
  * @module
  */
 import { Effect } from "effect";
 import { type CellError, type CellResult, makeCellRunner } from "./cell.ts";
 import type { ExperimentConfig } from "./config.ts";
-import { ConfigError, type UnknownId } from "./errors.ts";
+import { ConfigError, OutputError, type UnknownId } from "./errors.ts";
 import { planCells } from "./plan.ts";
 import type { RegistryShape } from "./registry.ts";
-import { writeAtomic } from "./state_file.ts";
+import { isTemporaryName, writeAtomic } from "./state_file.ts";
 import type { StepMetrics } from "./train.ts";
 
 export type { CellResult, PartRecord } from "./cell.ts";
@@ -63,7 +66,21 @@ export interface RunOptions {
   onCell?(results: ExperimentResults): Promise<void>;
 }
 
-type RunError = CellError | ConfigError | UnknownId;
+type RunError = CellError | ConfigError | UnknownId | OutputError;
+
+function reasonOf(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0]!;
+}
+
+function outputFailure(error: unknown): OutputError {
+  if (error instanceof OutputError) return error;
+  throw error; // not a write failure: a defect
+}
+
+/** Writes a file atomically, failing with an OutputError when it cannot be written. */
+function write(path: string, text: string): Effect.Effect<void, OutputError> {
+  return Effect.tryPromise({ try: () => writeAtomic(path, text), catch: outputFailure });
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -74,17 +91,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function acquireLock(out: string): Effect.Effect<string, ConfigError> {
+function acquireLock(out: string): Effect.Effect<string, ConfigError | OutputError> {
   const path = `${out}/.lock`;
   return Effect.gen(function* () {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const created = yield* Effect.promise(async () => {
-        try {
-          await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
-          return true;
-        } catch {
-          return false;
-        }
+      const created = yield* Effect.tryPromise({
+        try: async () => {
+          try {
+            await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
+            return true;
+          } catch (error) {
+            if (error instanceof Deno.errors.AlreadyExists) return false;
+            throw error;
+          }
+        },
+        catch: (error) =>
+          new OutputError({
+            message: `Cannot write ${path}: ${reasonOf(error)} (is ${out} writable?)`,
+            file: path,
+          }),
       });
       if (created) return path;
       const holder = Number(
@@ -103,11 +128,28 @@ function acquireLock(out: string): Effect.Effect<string, ConfigError> {
   });
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+/**
+ * A finished cell's file, when it is complete and is that cell's: it parses as JSON, carries the
+ * cell's key and its scores. Anything else (a file from an older layout, a damaged file) is not
+ * taken as finished and the cell runs again.
+ */
+async function readFinished(path: string, key: string): Promise<CellResult | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
+    const value = JSON.parse(await Deno.readTextFile(path)) as Partial<CellResult> | null;
+    const ok = typeof value === "object" && value !== null && value.key === key &&
+      typeof value.scores === "object" && value.scores !== null &&
+      typeof value.primaryKey === "string";
+    return ok ? value as CellResult : undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function removeTemporaryFiles(folder: string): Promise<void> {
+  for await (const entry of Deno.readDir(folder)) {
+    if (entry.isFile && isTemporaryName(entry.name)) {
+      await Deno.remove(`${folder}/${entry.name}`).catch(() => undefined);
+    }
   }
 }
 
@@ -123,7 +165,14 @@ export function runExperiment(
   const { out } = options;
   return Effect.acquireUseRelease(
     Effect.flatMap(
-      Effect.promise(() => Deno.mkdir(`${out}/cells`, { recursive: true })),
+      Effect.tryPromise({
+        try: () => Deno.mkdir(`${out}/cells`, { recursive: true }),
+        catch: (error) =>
+          new OutputError({
+            message: `Cannot create ${out}/cells: ${reasonOf(error)}`,
+            file: `${out}/cells`,
+          }),
+      }),
       () => acquireLock(out),
     ),
     () => runLocked(options),
@@ -144,12 +193,14 @@ function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunErr
         where: resolvedPath,
       });
     }
-    yield* Effect.promise(() => writeAtomic(resolvedPath, resolved));
+    yield* write(resolvedPath, resolved);
+    yield* Effect.promise(() => removeTemporaryFiles(`${out}/cells`).catch(() => undefined));
+    yield* Effect.promise(() => removeTemporaryFiles(out).catch(() => undefined));
     const cells = yield* planCells(config, options.source, registry);
     const finished = new Map<string, CellResult>();
     for (const cell of cells) {
       const done = yield* Effect.promise(() =>
-        readJson<CellResult>(`${out}/cells/${cell.key}.json`)
+        readFinished(`${out}/cells/${cell.key}.json`, cell.key)
       );
       if (done) finished.set(cell.key, done);
     }
@@ -174,18 +225,21 @@ function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunErr
       ran += 1;
       if (outcome._tag === "Success") {
         finished.set(cell.key, outcome.success);
-        yield* Effect.promise(() =>
-          writeAtomic(`${out}/cells/${cell.key}.json`, JSON.stringify(outcome.success, null, 2))
-        );
+        yield* write(`${out}/cells/${cell.key}.json`, JSON.stringify(outcome.success, null, 2));
         yield* Effect.promise(() =>
           Deno.remove(`${out}/cells/${cell.key}.checkpoint`).catch(() => undefined)
         );
       } else {
         const error = outcome.failure;
+        // A folder that cannot be written fails every later cell too: stop the run.
+        if (error._tag === "OutputError") return yield* error;
         failures.push({ key: cell.key, message: error.message });
         progress.log(`cell ${cell.key} failed: ${error.message}`);
       }
-      if (options.onCell) yield* Effect.promise(() => options.onCell!(results()));
+      if (options.onCell) {
+        const onCell = options.onCell;
+        yield* Effect.tryPromise({ try: () => onCell(results()), catch: outputFailure });
+      }
     }
     return results();
   });

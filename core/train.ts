@@ -1,7 +1,8 @@
 /**
  * The SFT loop, after the paper's recipe (§4.1): AdamW (β 0.9/0.95, weight decay 0.01), cosine
  * schedule with 10% warm-up, gradient clipping at 1.0, a step with a non-finite gradient norm
- * skipped and counted, the same learning rate and data order for every objective, prompt tokens
+ * skipped and counted (a run that skips more than `maxSkippedShare` of its steps stops with an
+ * error rather than report a broken model), the same learning rate and data order for every objective, prompt tokens
  * masked out of the loss. Each step runs inside `tf.tidy`; the tfjs tensor count is the same after
  * every step. A running cell checkpoints its weights and optimizer state so that a killed run
  * resumes where it stopped and ends with the same numbers.
@@ -10,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
-import { PluginError } from "./errors.ts";
+import { CheckpointError, OutputError, PluginError } from "./errors.ts";
 import { makeTokenView, reduce } from "./loss.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
 import type { LanguageModel, Objective } from "./plugin.ts";
@@ -38,7 +39,15 @@ export interface TrainSettings {
   readonly clipNorm: number;
   /** Steps between checkpoints (0: never). */
   readonly checkpointEvery: number;
+  /**
+   * Most share of the steps that may be skipped for a non-finite loss or gradient before the run
+   * stops with an error. @default 0.1
+   */
+  readonly maxSkippedShare?: number;
 }
+
+/** The default of {@link TrainSettings.maxSkippedShare}. */
+export const defaultMaxSkippedShare = 0.1;
 
 /** The paper's recipe. */
 export const paperRecipe: TrainSettings = {
@@ -69,7 +78,7 @@ export interface StepMetrics {
   readonly learningRate: number;
   /** Gradient norm before clipping. */
   readonly gradNorm: number;
-  /** Whether the step was skipped (non-finite gradient norm). */
+  /** Whether the step was skipped (non-finite loss or gradient norm). */
   readonly skipped: boolean;
   /** Supervised tokens per second of this step. */
   readonly tokensPerSecond: number;
@@ -101,7 +110,7 @@ export interface TrainJob {
 export interface TrainSummary {
   /** Steps run (including skipped). */
   readonly steps: number;
-  /** Steps skipped for a non-finite gradient norm. */
+  /** Steps skipped for a non-finite loss or gradient norm. */
   readonly skippedSteps: number;
   /** The step it resumed after (0 for a fresh run). */
   readonly resumedFrom: number;
@@ -176,9 +185,13 @@ function trainStep(
       diagnostics = tf.keep(tf.stack([reduced.nll, reduced.meanP, reduced.maskedShare]));
       return reduced.loss;
     }, [...job.model.variables]);
-    const ordered = job.model.variables.map((v) => grads[v.name]!);
-    report = optimizer.apply(ordered, learningRate);
     const loss = value.dataSync()[0]!;
+    if (Number.isFinite(loss)) {
+      const ordered = job.model.variables.map((v) => grads[v.name]!);
+      report = optimizer.apply(ordered, learningRate);
+    } else {
+      report = { gradNorm: NaN, skipped: true };
+    }
     const [nll, meanP, maskedShare] = diagnostics!.dataSync();
     diagnostics!.dispose();
     values = { loss, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
@@ -225,13 +238,33 @@ async function restoreCheckpoint(
 ): Promise<{ step: number; skipped: number }> {
   const { tensors, metadata } = await loadState(path);
   try {
-    job.model.variables.forEach((v, i) => v.assign(tensors.get(`w${i}`)!));
-    optimizer.restore({
-      step: Number(metadata.optimizerStep),
-      m: job.model.variables.map((_, i) => tensors.get(`m${i}`)!),
-      v: job.model.variables.map((_, i) => tensors.get(`v${i}`)!),
-    });
-    return { step: Number(metadata.step), skipped: Number(metadata.skipped) };
+    const get = (name: string, like: tf.Variable): tf.Tensor => {
+      const t = tensors.get(name);
+      if (t === undefined || t.shape.join(",") !== like.shape.join(",")) {
+        throw new CheckpointError({
+          message: `Cannot resume from ${path}: tensor ${name} is ${
+            t === undefined ? "missing" : `of shape ${JSON.stringify(t.shape)}`
+          }, expected ${JSON.stringify(like.shape)} (a checkpoint of another model)`,
+          file: path,
+        });
+      }
+      return t;
+    };
+    const variables = job.model.variables;
+    const w = variables.map((v, i) => get(`w${i}`, v));
+    const m = variables.map((v, i) => get(`m${i}`, v));
+    const v = variables.map((x, i) => get(`v${i}`, x));
+    const step = Number(metadata.step);
+    const skipped = Number(metadata.skipped);
+    if (!Number.isInteger(step) || step < 0 || !Number.isInteger(skipped) || skipped < 0) {
+      throw new CheckpointError({
+        message: `Cannot resume from ${path}: bad step ${JSON.stringify(metadata.step)}`,
+        file: path,
+      });
+    }
+    variables.forEach((variable, i) => variable.assign(w[i]!));
+    optimizer.restore({ step: Number(metadata.optimizerStep), m, v });
+    return { step, skipped };
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
@@ -244,15 +277,25 @@ async function exists(path: string): Promise<boolean> {
 /** Consecutive non-finite losses after which the objective is judged broken. */
 const maxNonFiniteRun = 3;
 
+/** The errors a training run can end with. */
+export type TrainError = PluginError | OutputError | CheckpointError;
+
+function asTyped(error: unknown): OutputError | CheckpointError {
+  if (error instanceof OutputError || error instanceof CheckpointError) return error;
+  throw error; // a defect of probsft: not a user error
+}
+
 /**
  * Runs SFT as an Effect: one interruptible step at a time, checkpointing every
- * `checkpointEvery` steps. An objective whose loss stays non-finite fails the run with a
- * PluginError naming it.
+ * `checkpointEvery` steps. An objective whose loss stays non-finite, or a run that skips more
+ * than `maxSkippedShare` of its steps for a non-finite loss or gradient, fails with a
+ * PluginError naming the objective; a checkpoint that cannot be written is an OutputError, one
+ * that cannot be resumed from a CheckpointError.
  *
  * @param job The run.
  * @returns The summary.
  */
-export function train(job: TrainJob): Effect.Effect<TrainSummary, PluginError> {
+export function train(job: TrainJob): Effect.Effect<TrainSummary, TrainError> {
   const acquire = Effect.sync(() =>
     new AdamW(job.model.variables, {
       beta1: job.settings.beta1,
@@ -265,13 +308,17 @@ export function train(job: TrainJob): Effect.Effect<TrainSummary, PluginError> {
   return Effect.acquireUseRelease(acquire, (optimizer) => runSteps(job, optimizer), release);
 }
 
-function runSteps(job: TrainJob, optimizer: AdamW): Effect.Effect<TrainSummary, PluginError> {
+function runSteps(job: TrainJob, optimizer: AdamW): Effect.Effect<TrainSummary, TrainError> {
   return Effect.gen(function* () {
     let start = 0;
     let skipped = 0;
+    const maxShare = job.settings.maxSkippedShare ?? defaultMaxSkippedShare;
     const checkpoint = job.checkpointPath;
     if (checkpoint && (yield* Effect.promise(() => exists(checkpoint)))) {
-      const restored = yield* Effect.promise(() => restoreCheckpoint(checkpoint, job, optimizer));
+      const restored = yield* Effect.tryPromise({
+        try: () => restoreCheckpoint(checkpoint, job, optimizer),
+        catch: asTyped,
+      });
       start = restored.step;
       skipped = restored.skipped;
     }
@@ -289,7 +336,7 @@ function runSteps(job: TrainJob, optimizer: AdamW): Effect.Effect<TrainSummary, 
       });
       if (metrics.skipped) skipped += 1;
       nonFinite = Number.isFinite(metrics.loss) ? 0 : nonFinite + 1;
-      job.onStep(metrics);
+      yield* Effect.try({ try: () => job.onStep(metrics), catch: asTyped });
       if (nonFinite >= maxNonFiniteRun) {
         return yield* new PluginError({
           message:
@@ -297,9 +344,21 @@ function runSteps(job: TrainJob, optimizer: AdamW): Effect.Effect<TrainSummary, 
           plugin: job.objective.id,
         });
       }
+      if (skipped > maxShare * job.settings.steps) {
+        return yield* new PluginError({
+          message: `Training stopped at step ${metrics.step}: ${skipped} of ` +
+            `${job.settings.steps} steps skipped for a non-finite loss or gradient, more than ` +
+            `train.maxSkippedShare (${maxShare}); the model would be broken (objective ` +
+            `"${job.objective.id}"; try a lower train.learningRate)`,
+          plugin: job.objective.id,
+        });
+      }
       const every = job.settings.checkpointEvery;
       if (checkpoint && every > 0 && (step + 1) % every === 0) {
-        yield* Effect.promise(() => saveCheckpoint(checkpoint, job, optimizer, step + 1, skipped));
+        yield* Effect.tryPromise({
+          try: () => saveCheckpoint(checkpoint, job, optimizer, step + 1, skipped),
+          catch: asTyped,
+        });
       }
       yield* Effect.yieldNow;
     }
