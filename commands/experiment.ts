@@ -6,7 +6,13 @@
  * @module
  */
 import { Effect } from "effect";
-import { applyOverrides, decodeExperiment, type ExperimentConfig } from "../core/config.ts";
+import {
+  applyOverrides,
+  choiceLabel,
+  decodeExperiment,
+  type ExperimentConfig,
+} from "../core/config.ts";
+import { equivalentPairs, type LabelledObjective } from "../core/equivalence.ts";
 import { ConfigError } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
@@ -78,6 +84,20 @@ export const experimentCommand: Command = (args) =>
     const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
     const progress = consoleProgress(name);
     progress.log(`${name}: writing to ${out}`);
+    for (
+      const objectives of new Set(config.domains.map((d) => d.objectives ?? config.objectives))
+    ) {
+      const resolved: LabelledObjective[] = [];
+      for (const [i, choice] of objectives.entries()) {
+        const { part, params } = yield* registry.objective(choice, `${source}: objectives[${i}]`);
+        resolved.push({ label: choiceLabel(choice), part, params });
+      }
+      for (const [a, b] of yield* Effect.promise(() => equivalentPairs(resolved))) {
+        progress.log(
+          `note: objectives ${a} and ${b} have the same gradient on random inputs; they train identically, so one of them is redundant in this sweep`,
+        );
+      }
+    }
     const started = performance.now();
     const results = yield* runExperiment({
       config,
