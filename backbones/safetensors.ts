@@ -60,6 +60,11 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+/** A tensor name as shown in a message: quoted when it has spaces or control characters. */
+function shown(name: string): string {
+  return /^[\x21-\x7e]+$/.test(name) ? name : JSON.stringify(name);
+}
+
 function fail(file: string, what: string): never {
   throw new CheckpointError({ message: `Cannot read ${file}: ${what}`, file });
 }
@@ -118,25 +123,29 @@ export function parseSafetensors(
       continue;
     }
     const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-    if (typeof entry !== "object" || entry === null) fail(file, `tensor ${name} is not an object`);
+    if (typeof entry !== "object" || entry === null) {
+      fail(file, `tensor ${shown(name)} is not an object`);
+    }
     const { dtype, shape, data_offsets: offsets } = entry;
     if (typeof dtype !== "string" || !(dtype in bytesPerElement)) {
-      fail(file, `tensor ${name} has unknown dtype ${JSON.stringify(dtype)}`);
+      fail(file, `tensor ${shown(name)} has unknown dtype ${JSON.stringify(dtype)}`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      fail(file, `tensor ${name} has invalid shape ${JSON.stringify(shape)}`);
+      fail(file, `tensor ${shown(name)} has invalid shape ${JSON.stringify(shape)}`);
     }
     if (
       !Array.isArray(offsets) || offsets.length !== 2 ||
       !offsets.every((o) => Number.isInteger(o) && o >= 0)
     ) {
-      fail(file, `tensor ${name} has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(file, `tensor ${shown(name)} has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin || end > dataLength) {
       fail(
         file,
-        `tensor ${name} data_offsets [${begin}, ${end}] fall outside the ${dataLength} data bytes`,
+        `tensor ${
+          shown(name)
+        } data_offsets [${begin}, ${end}] fall outside the ${dataLength} data bytes`,
       );
     }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
@@ -144,7 +153,7 @@ export function parseSafetensors(
     if (end - begin !== expected) {
       fail(
         file,
-        `tensor ${name} has ${end - begin} bytes, expected ${expected} for ${dtype} ${
+        `tensor ${shown(name)} has ${end - begin} bytes, expected ${expected} for ${dtype} ${
           JSON.stringify(shape)
         }`,
       );
@@ -157,7 +166,9 @@ export function parseSafetensors(
     if (b.begin < a.end) {
       fail(
         file,
-        `tensors ${a.name} [${a.begin}, ${a.end}] and ${b.name} [${b.begin}, ${b.end}] overlap`,
+        `tensors ${shown(a.name)} [${a.begin}, ${a.end}] and ${
+          shown(b.name)
+        } [${b.begin}, ${b.end}] overlap`,
       );
     }
   }
@@ -165,7 +176,10 @@ export function parseSafetensors(
   for (const e of entries) {
     if (only && !only.has(e.name)) continue;
     if (!readable.has(e.dtype)) {
-      fail(file, `tensor ${e.name} has dtype ${e.dtype}; only F32, F16 and BF16 are supported`);
+      fail(
+        file,
+        `tensor ${shown(e.name)} has dtype ${e.dtype}; only F32, F16 and BF16 are supported`,
+      );
     }
     const count = e.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(count);

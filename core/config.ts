@@ -207,7 +207,9 @@ export function applyOverrides(
   return Effect.gen(function* () {
     const root = structuredClone(raw) as Record<PropertyKey, unknown>;
     for (const override of overrides) {
-      const where = `override ${override}`;
+      // Quoted when odd (control characters, spaces) so that the message stays on one line.
+      const shown = /^[\x21-\x7e]*$/.test(override) ? override : JSON.stringify(override);
+      const where = `override ${shown}`;
       const eq = override.indexOf("=");
       if (eq <= 0) {
         return yield* new ConfigError({
@@ -222,7 +224,7 @@ export function applyOverrides(
         const last = i === path.length - 1;
         if (typeof node !== "object" || node === null) {
           return yield* new ConfigError({
-            message: `Cannot apply override ${override}: ${
+            message: `Cannot apply override ${shown}: ${
               path.slice(0, i).join(".")
             } is not an object or array`,
             where,
@@ -231,7 +233,7 @@ export function applyOverrides(
         const container = node as Record<PropertyKey, unknown>;
         if (Array.isArray(node) && (typeof key !== "number" || key >= node.length)) {
           return yield* new ConfigError({
-            message: `Cannot apply override ${override}: index ${
+            message: `Cannot apply override ${shown}: index ${
               String(key)
             } is out of range (length ${node.length})`,
             where,

@@ -36,7 +36,9 @@ export function joinPath(prefix: string, path: ReadonlyArray<PathKey>): string {
   for (const segment of path) {
     const key = keyOf(segment);
     if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
+    else if (typeof key === "string" && !/^[A-Za-z_$][\w$-]*$/.test(key)) {
+      out += `[${JSON.stringify(key)}]`; // odd keys quoted, so the path stays on one line
+    } else out += out === "" ? String(key) : `.${String(key)}`;
   }
   return out;
 }

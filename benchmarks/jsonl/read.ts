@@ -34,7 +34,7 @@ export interface FileRecords<T> {
   readonly skipped: ReadonlyArray<SkippedRecord>;
 }
 
-const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim();
+const oneLine = (text: string): string => text.replace(/\s*[\r\n\u2028\u2029]+\s*/g, " ").trim();
 
 function where(file: string, line: number, json: boolean): string {
   return json ? `${file} record ${line}` : `${file} line ${line}`;
