@@ -222,6 +222,7 @@ async function measure(options: Options, log: (line: string) => void): Promise<B
       }
     }
     for (let round = 0; round < rounds; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
       log(`round ${round + 1}/${rounds}: ours`);
       for (let i = 0; i < perRound; i++) ours.nlp.push(step(nlp));
       for (let i = 0; i < perRound; i++) ours.np.push(step(np));
@@ -229,6 +230,8 @@ async function measure(options: Options, log: (line: string) => void): Promise<B
       ours.noCache.push(await generation(false));
       if (typeof peer === "string") continue;
       for (const threads of [1, 2]) {
+        // Let the previous block's spinning BLAS/OpenMP threads go to sleep before timing.
+        await new Promise((resolve) => setTimeout(resolve, 200));
         log(`round ${round + 1}/${rounds}: PyTorch, ${threads} thread(s)`);
         for (const objective of ["neg-log-prob", "neg-prob"]) {
           const r = await peer.ask({ what: "train", threads, steps: perRound, objective });
