@@ -1,6 +1,8 @@
 /**
  * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
- * [path=value …]`: runs (or resumes) an experiment grid and writes results, report and plots.
+ * [--cluster postgres://…] [path=value …]`: runs (or resumes) an experiment grid and writes
+ * results, report and plots; with `--cluster` its cells run on the cluster's runners
+ * (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's results later).
  * With no arguments it runs the `default` preset: the capability continuum in miniature.
  *
  * @module
@@ -17,6 +19,7 @@ import { ConfigError } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
 import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { clusterExperiment, collectExperiment } from "../cluster/experiment.ts";
 import { type Command, parseFlags } from "./flags.ts";
 import { consoleProgress } from "./progress.ts";
 import { registryWith } from "./registry_with.ts";
@@ -75,7 +78,9 @@ export const experimentCommand: Command = (args) =>
       backend: { type: "string" },
       plugin: { type: "string", multiple: true },
       cache: { type: "string" },
+      cluster: { type: "string" },
     });
+    if (positionals[0] === "collect") return yield* collectExperiment(values.cluster, values.out);
     const presetName = values.preset ?? "default";
     const { config, source } = yield* loadPreset(presetName, positionals);
     const name = config.name ?? presetName.replace(/^.*\//, "").replace(/\.json$/, "");
@@ -97,6 +102,22 @@ export const experimentCommand: Command = (args) =>
           `note: objectives ${a} and ${b} have the same gradient on random inputs; they train identically, so one of them is redundant in this sweep`,
         );
       }
+    }
+    if (values.cluster !== undefined) {
+      const plugins = [...(config.plugins ?? []), ...(values.plugin ?? [])];
+      const backend = values.backend ?? config.backend ?? defaultBackend;
+      const url = values.cluster;
+      return yield* clusterExperiment({
+        url,
+        config,
+        source,
+        plugins,
+        backend,
+        name,
+        out,
+        registry,
+        progress,
+      });
     }
     const started = performance.now();
     const results = yield* runExperiment({

@@ -1,0 +1,226 @@
+/**
+ * Submitting a sweep to the cluster and following it: every planned cell becomes a cell workflow
+ * execution (keyed by the cell's content hash, so resubmitting joins the running or finished
+ * executions), progress is read from the progress rows, and finished cells are written to the
+ * same files as a local run: `cells/<key>.json`, `results.json` and the report.
+ *
+ * @module
+ */
+import { Effect, Exit, Option } from "effect";
+import { resolve } from "node:path";
+import type { CellResult } from "../core/cell.ts";
+import type { ExperimentConfig } from "../core/config.ts";
+import { ConfigError, type UnknownId } from "../core/errors.ts";
+import { planCells } from "../core/plan.ts";
+import type { RegistryShape } from "../core/registry.ts";
+import type { CellFailure, ExperimentResults } from "../core/runner.ts";
+import { writeAtomic } from "../core/state_file.ts";
+import { type CellPayload, CellWorkflow } from "./cell_workflow.ts";
+import { clientLayer, clusterError } from "./layers.ts";
+import { countCells, ensureTables, formatCounts, recordSweep } from "./progress_table.ts";
+
+/** The sweep as written to `<out>/sweep.json`, which `collect` reads. */
+export interface SweepRecord {
+  /** The sweep id (content hash of config, plugins and backend). */
+  readonly sweep: string;
+  /** The run's name. */
+  readonly name: string;
+  /** The cells in plan order, with their workflow execution ids. */
+  readonly cells: ReadonlyArray<{ readonly key: string; readonly executionId: string }>;
+}
+
+/** What submitting a sweep needs. */
+export interface SubmitOptions {
+  /** The PostgreSQL URL. */
+  readonly url: string;
+  /** The decoded experiment. */
+  readonly config: ExperimentConfig;
+  /** Where it came from. */
+  readonly source: string;
+  /** Third-party plugin specifiers (config's and `--plugin`'s). */
+  readonly plugins: ReadonlyArray<string>;
+  /** The tensor backend. */
+  readonly backend: string;
+  /** The run's name. */
+  readonly name: string;
+  /** Output folder (shared with the runners for checkpoints). */
+  readonly out: string;
+  /** The registry (to plan the cells). */
+  readonly registry: RegistryShape;
+  /** A line of news. */
+  log(line: string): void;
+  /** Called with all finished cells whenever some finish. */
+  onCell?(results: ExperimentResults): Promise<void>;
+  /** Seconds between progress polls (default 2). */
+  readonly pollSeconds?: number;
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+interface Outcome {
+  readonly results: Map<string, CellResult>;
+  readonly failures: Map<string, string>;
+}
+
+/** Polls the unfinished cells once; writes each newly finished one to `cells/<key>.json`. */
+function pollCells(record: SweepRecord, out: string, outcome: Outcome) {
+  return Effect.gen(function* () {
+    let changed = false;
+    for (const cell of record.cells) {
+      if (outcome.results.has(cell.key) || outcome.failures.has(cell.key)) continue;
+      const polled = yield* CellWorkflow.poll(cell.executionId);
+      if (Option.isNone(polled) || polled.value._tag !== "Complete") continue;
+      const exit = polled.value.exit;
+      changed = true;
+      if (Exit.isSuccess(exit)) {
+        outcome.results.set(cell.key, JSON.parse(exit.value) as CellResult);
+        yield* Effect.promise(() => writeAtomic(`${out}/cells/${cell.key}.json`, exit.value));
+      } else {
+        const failure = exit.cause.reasons.find((r) => r._tag === "Fail");
+        outcome.failures.set(
+          cell.key,
+          failure && failure._tag === "Fail"
+            ? (failure.error as { message: string }).message
+            : `the cell's workflow died: ${String(exit.cause)}`.split("\n")[0]!,
+        );
+      }
+    }
+    return changed;
+  });
+}
+
+function resultsOf(record: SweepRecord, outcome: Outcome): ExperimentResults {
+  const failures: CellFailure[] = [];
+  for (const [key, message] of outcome.failures) failures.push({ key, message });
+  return {
+    name: record.name,
+    cells: record.cells.flatMap((c) => outcome.results.get(c.key) ?? []),
+    failures,
+  };
+}
+
+/**
+ * Submits a sweep (or joins it, if submitted before) and follows it to the end, writing the
+ * results as cells finish. Interrupting it (Ctrl-C) stops following; the sweep goes on in the
+ * cluster, and `collect` gathers it later.
+ *
+ * @param options Database, config, output folder, registry and progress.
+ * @returns All finished cells and the failures.
+ */
+export function submitSweep(
+  options: SubmitOptions,
+): Effect.Effect<ExperimentResults, ConfigError | UnknownId> {
+  const out = resolve(options.out);
+  return Effect.gen(function* () {
+    yield* Effect.promise(() => Deno.mkdir(`${out}/cells`, { recursive: true }));
+    const resolvedPath = `${out}/config.json`;
+    const resolved = JSON.stringify(options.config, null, 2) + "\n";
+    const previous = yield* Effect.promise(() => Deno.readTextFile(resolvedPath).catch(() => ""));
+    if (previous !== "" && previous !== resolved) {
+      return yield* new ConfigError({
+        message:
+          `${options.out} holds a different experiment (its config.json differs); choose another --out to start a new run`,
+        where: resolvedPath,
+      });
+    }
+    yield* Effect.promise(() => writeAtomic(resolvedPath, resolved));
+    const cells = yield* planCells(options.config, options.source, options.registry);
+    const configJson = JSON.stringify(options.config);
+    const sweep = (yield* Effect.promise(() =>
+      sha256(JSON.stringify([configJson, options.plugins, options.backend, out]))
+    )).slice(0, 12);
+    const payloads: CellPayload[] = cells.map((cell) => ({
+      sweep,
+      key: cell.key,
+      config: configJson,
+      source: options.source,
+      plugins: [...options.plugins],
+      backend: options.backend,
+      out,
+    }));
+    return yield* Effect.gen(function* () {
+      const record: SweepRecord = {
+        sweep,
+        name: options.name,
+        cells: yield* Effect.forEach(payloads, (p) =>
+          Effect.map(CellWorkflow.executionId(p), (executionId) => ({
+            key: p.key,
+            executionId,
+          }))),
+      };
+      yield* Effect.promise(() =>
+        writeAtomic(`${out}/sweep.json`, JSON.stringify(record, null, 2) + "\n")
+      );
+      yield* ensureTables;
+      yield* recordSweep({ id: sweep, name: options.name, out, cells: record.cells });
+      for (const payload of payloads) {
+        yield* CellWorkflow.execute(payload, { discard: true });
+      }
+      options.log(`${options.name}: sweep ${sweep}, ${cells.length} cells submitted`);
+      const outcome: Outcome = { results: new Map(), failures: new Map() };
+      let lastLine = "";
+      while (outcome.results.size + outcome.failures.size < record.cells.length) {
+        const changed = yield* pollCells(record, out, outcome);
+        if (changed && options.onCell) {
+          const results = resultsOf(record, outcome);
+          yield* Effect.promise(() =>
+            options.onCell!(results)
+          );
+        }
+        const line = formatCounts(yield* countCells(sweep)).get(sweep) ?? "";
+        if (line !== lastLine) {
+          options.log(`${options.name}: ${line}`);
+        }
+        lastLine = line;
+        if (outcome.results.size + outcome.failures.size < record.cells.length) {
+          yield* Effect.sleep((options.pollSeconds ?? 2) * 1000);
+        }
+      }
+      return resultsOf(record, outcome);
+    }).pipe(
+      Effect.provide(clientLayer(options.url)),
+      Effect.mapError((error) =>
+        clusterError(options.url, error)
+      ),
+    );
+  });
+}
+
+/**
+ * Collects the finished cells of a sweep submitted with `--out DIR` into that folder's
+ * `cells/<key>.json` (the caller writes `results.json` and the report).
+ *
+ * @param url The PostgreSQL URL.
+ * @param outDir The sweep's output folder (it holds `sweep.json`).
+ * @returns The finished cells and failures, and how many cells are still unfinished.
+ */
+export function collectSweep(
+  url: string,
+  outDir: string,
+): Effect.Effect<{ results: ExperimentResults; unfinished: number }, ConfigError> {
+  const out = resolve(outDir);
+  return Effect.gen(function* () {
+    const record = yield* Effect.tryPromise({
+      try: async () => JSON.parse(await Deno.readTextFile(`${out}/sweep.json`)) as SweepRecord,
+      catch: () =>
+        new ConfigError({
+          message:
+            `${outDir}/sweep.json is missing or unreadable: collect needs the folder a cluster sweep was submitted with (--out)`,
+          where: "--out",
+        }),
+    });
+    yield* Effect.promise(() => Deno.mkdir(`${out}/cells`, { recursive: true }));
+    const outcome: Outcome = { results: new Map(), failures: new Map() };
+    yield* pollCells(record, out, outcome).pipe(
+      Effect.provide(clientLayer(url)),
+      Effect.mapError((error) => clusterError(url, error)),
+    );
+    return {
+      results: resultsOf(record, outcome),
+      unfinished: record.cells.length - outcome.results.size - outcome.failures.size,
+    };
+  });
+}
