@@ -164,38 +164,46 @@ function trainStep(
   const needs = job.objective.needs ?? {};
   let values = { loss: NaN, nll: NaN, meanP: NaN, maskedShare: NaN };
   let report = { gradNorm: NaN, skipped: true };
-  tf.tidy(() => {
-    const inputs = tf.tensor2d(batch.inputs, [batch.batch, batch.time], "int32");
-    const targets = tf.tensor2d(batch.targets, [batch.batch, batch.time], "int32");
-    const mask = tf.tensor2d(batch.mask, [batch.batch, batch.time], "float32");
-    const referenceLogits = needs.referenceLogits && job.reference
-      ? job.reference.logits(inputs)
-      : undefined;
-    let diagnostics: tf.Tensor | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = job.model.logits(inputs);
-      const view = makeTokenView({
-        logits,
-        targets,
-        mask,
-        seed: mixSeed(job.seed, step, 17),
-        ...(referenceLogits ? { referenceLogits } : {}),
-      }, needs);
-      const reduced = reduce(job.objective, job.params, view);
-      diagnostics = tf.keep(tf.stack([reduced.nll, reduced.meanP, reduced.maskedShare]));
-      return reduced.loss;
-    }, [...job.model.variables]);
-    const loss = value.dataSync()[0]!;
-    if (Number.isFinite(loss)) {
-      const ordered = job.model.variables.map((v) => grads[v.name]!);
-      report = optimizer.apply(ordered, learningRate);
-    } else {
-      report = { gradNorm: NaN, skipped: true };
-    }
-    const [nll, meanP, maskedShare] = diagnostics!.dataSync();
-    diagnostics!.dispose();
-    values = { loss, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
-  });
+  try {
+    tidyStep();
+  } catch (error) {
+    _disposeStaleTape();
+    throw error;
+  }
+  function tidyStep(): void {
+    tf.tidy(() => {
+      const inputs = tf.tensor2d(batch.inputs, [batch.batch, batch.time], "int32");
+      const targets = tf.tensor2d(batch.targets, [batch.batch, batch.time], "int32");
+      const mask = tf.tensor2d(batch.mask, [batch.batch, batch.time], "float32");
+      const referenceLogits = needs.referenceLogits && job.reference
+        ? job.reference.logits(inputs)
+        : undefined;
+      let diagnostics: tf.Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = job.model.logits(inputs);
+        const view = makeTokenView({
+          logits,
+          targets,
+          mask,
+          seed: mixSeed(job.seed, step, 17),
+          ...(referenceLogits ? { referenceLogits } : {}),
+        }, needs);
+        const reduced = reduce(job.objective, job.params, view);
+        diagnostics = tf.keep(tf.stack([reduced.nll, reduced.meanP, reduced.maskedShare]));
+        return reduced.loss;
+      }, [...job.model.variables]);
+      const loss = value.dataSync()[0]!;
+      if (Number.isFinite(loss)) {
+        const ordered = job.model.variables.map((v) => grads[v.name]!);
+        report = optimizer.apply(ordered, learningRate);
+      } else {
+        report = { gradNorm: NaN, skipped: true };
+      }
+      const [nll, meanP, maskedShare] = diagnostics!.dataSync();
+      diagnostics!.dispose();
+      values = { loss, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
+    });
+  }
   const seconds = (performance.now() - started) / 1000;
   const tokens = batch.mask.reduce((a, b) => a + b, 0);
   return {
@@ -206,6 +214,22 @@ function trainStep(
     skipped: report.skipped,
     tokensPerSecond: tokens / Math.max(seconds, 1e-9),
   };
+}
+
+/**
+ * After an exception inside `tf.variableGrads` (an objective that throws or returns a bad shape),
+ * tfjs leaves the tensors it saved for the backward pass on its tape: `tidy` does not free kept
+ * tensors. Frees them, so that a failing cell does not leak its activations.
+ */
+function _disposeStaleTape(): void {
+  const state = (tf.engine() as unknown as {
+    state?: { activeTape?: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth?: number };
+  }).state;
+  if (!state || state.gradientDepth !== 0 || !Array.isArray(state.activeTape)) return;
+  for (const node of state.activeTape) {
+    for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  }
+  state.activeTape = null;
 }
 
 async function saveCheckpoint(
