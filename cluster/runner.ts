@@ -71,6 +71,7 @@ export function cellRunnerLayer(options: RunnerOptions): Layer.Layer<never, unkn
       const config = yield* decodeExperiment(raw, payload.source);
       const cells = yield* planCells(config, payload.source, registry);
       let lastQuarter = -1;
+      let lastStep = -1;
       const planned: PlannedSweep = {
         cells: new Map(cells.map((c) => [c.key, c])),
         runner: makeCellRunner({
@@ -79,8 +80,12 @@ export function cellRunnerLayer(options: RunnerOptions): Layer.Layer<never, unkn
           registry,
           progress: {
             step(metrics, total) {
+              // A cell's first step (step 1, or later when it resumes from a checkpoint) and
+              // every quarter of training.
               const quarter = Math.floor((metrics.step / total) * 4);
-              if (quarter !== lastQuarter) {
+              const first = metrics.step !== lastStep + 1;
+              lastStep = metrics.step;
+              if (first || quarter !== lastQuarter) {
                 lastQuarter = quarter;
                 options.log(
                   `runner ${address}: step ${metrics.step}/${total} nll ${metrics.nll.toFixed(3)}`,
