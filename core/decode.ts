@@ -62,7 +62,8 @@ export function describeSchemaError(error: unknown, input: unknown, prefix: stri
   return issues.map((issue) => {
     const path = joinPath(prefix, issue.path ?? []);
     const message = lowerFirst(issue.message.split("\n")[0] ?? "");
-    if (message.startsWith("expected no excess property")) {
+    // An excess key is reported as "expected never" by a struct with no fields.
+    if (message.startsWith("expected no excess property") || message === "expected never") {
       return `unknown key ${path === "" ? "(root)" : path}`;
     }
     if (message.startsWith("missing key")) return `${path}: missing`;
