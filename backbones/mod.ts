@@ -6,10 +6,12 @@
  */
 import type { Backbone } from "../core/plugin.ts";
 import { hfBackbone, pretrainedBackbone, transformerBackbone } from "./parts.ts";
+import { linearSoftmaxBackbone } from "./linear_softmax.ts";
 
 /** Every built-in backbone. */
 export const backbones: ReadonlyArray<Backbone<unknown>> = [
   transformerBackbone as Backbone<unknown>,
   pretrainedBackbone as Backbone<unknown>,
   hfBackbone as Backbone<unknown>,
+  linearSoftmaxBackbone as Backbone<unknown>,
 ];

@@ -22,6 +22,7 @@ import { medical } from "./medical/cases.ts";
 import { normalizedMatch } from "./general/normalized_match.ts";
 import { general } from "./general/tasks.ts";
 import { jsonl } from "./jsonl/domain.ts";
+import { teacher } from "./teacher/linear_teacher.ts";
 
 export { extractBoxed, extractMathAnswer, normalizeMathAnswer } from "./math/answer.ts";
 export { evaluateConstant, mathAnswersEqual, parsePlainNumber } from "./math/equal.ts";
@@ -74,4 +75,5 @@ export const domains: ReadonlyArray<Domain<unknown>> = [
   medical,
   general,
   jsonl,
+  teacher,
 ] as ReadonlyArray<Domain<unknown>>;
