@@ -10,6 +10,8 @@ import { ConfigError, isUserError, type UserError } from "./core/errors.ts";
 import type { Command } from "./commands/flags.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { experimentCommand } from "./commands/experiment.ts";
+import { fuzzCommand } from "./commands/fuzz.ts";
+import { soakCommand } from "./commands/soak.ts";
 import { listCommand } from "./commands/list.ts";
 import { probeCommand } from "./commands/probe.ts";
 import { theoryCommand } from "./commands/theory.ts";
@@ -22,6 +24,8 @@ const commands: Record<string, Command> = {
   theory: theoryCommand,
   generate: generateCommand,
   bench: benchCommand,
+  fuzz: fuzzCommand,
+  soak: soakCommand,
 };
 
 function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {
