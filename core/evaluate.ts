@@ -71,9 +71,19 @@ function decodeSet(
               plugin: set.name,
             }),
         });
-        chunk.forEach((example, i) => {
-          total += scorer.benchmark.score(example, generations[i]!.text, scorer.params);
-        });
+        for (const [i, example] of chunk.entries()) {
+          total += yield* Effect.try({
+            try: () => scorer.benchmark.score(example, generations[i]!.text, scorer.params),
+            catch: (error) =>
+              new PluginError({
+                message:
+                  `Benchmark "${scorer.benchmark.id}" failed to score item ${example.id} of ${set.name}: ${
+                    String((error as Error)?.message ?? error).split("\n")[0]
+                  }`,
+                plugin: scorer.benchmark.id,
+              }),
+          });
+        }
       }
     }
     return examples.length === 0 ? NaN : total / (examples.length * samples);
