@@ -164,6 +164,28 @@ export function clusterError(url: string, error: unknown): ConfigError {
 }
 
 /**
+ * Runs a cluster effect with its failures, and the SQL failures Effect's cluster layers raise as
+ * defects (an unreachable database during their migrations), as one-line ConfigErrors.
+ *
+ * @param url The PostgreSQL URL.
+ * @param effect What to run.
+ * @returns The effect with mapped errors.
+ */
+export function asUserErrors<A, E>(
+  url: string,
+  effect: Effect.Effect<A, E>,
+): Effect.Effect<A, ConfigError | Extract<E, ConfigError>> {
+  return effect.pipe(
+    Effect.mapError((error) => clusterError(url, error)),
+    Effect.catchDefect((defect) =>
+      (defect as { _tag?: unknown })?._tag === "SqlError"
+        ? Effect.fail(clusterError(url, defect))
+        : Effect.die(defect)
+    ),
+  );
+}
+
+/**
  * Fails unless the text is a PostgreSQL URL.
  *
  * @param url The `--cluster` value.

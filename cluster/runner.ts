@@ -17,7 +17,7 @@ import { planCells, type PlannedCell } from "../core/plan.ts";
 import type { RegistryShape } from "../core/registry.ts";
 import { useBackend } from "../core/tensor.ts";
 import { type CellFailed, type CellPayload, CellWorkflow } from "./cell_workflow.ts";
-import { clusterError, type RunnerEndpoint, runnerLayer } from "./layers.ts";
+import { asUserErrors, type RunnerEndpoint, runnerLayer } from "./layers.ts";
 import { ensureTables, markFinished, markRunning } from "./progress_table.ts";
 
 /** What a runner needs. */
@@ -161,7 +161,5 @@ export function cellRunnerLayer(options: RunnerOptions): Layer.Layer<never, unkn
  * @returns Never succeeds; fails with a one-line error when the cluster cannot be joined.
  */
 export function serveRunner(options: RunnerOptions): Effect.Effect<never, ConfigError> {
-  return Layer.launch(cellRunnerLayer(options)).pipe(
-    Effect.mapError((error) => clusterError(options.url, error)),
-  );
+  return asUserErrors(options.url, Layer.launch(cellRunnerLayer(options)));
 }

@@ -7,7 +7,7 @@
 import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import type { ConfigError } from "../core/errors.ts";
-import { clusterError, pgLayer } from "./layers.ts";
+import { asUserErrors, pgLayer } from "./layers.ts";
 import { countCells, ensureTables, formatCounts } from "./progress_table.ts";
 
 /**
@@ -56,8 +56,5 @@ export function clusterStatus(
       lines.push(`  ${r.runner} ${r.key} (sweep ${r.sweep}, attempt ${r.attempts})`);
     }
     return lines;
-  }).pipe(
-    Effect.provide(pgLayer(url)),
-    Effect.mapError((error) => clusterError(url, error)),
-  );
+  }).pipe(Effect.provide(pgLayer(url)), (effect) => asUserErrors(url, effect));
 }

@@ -16,7 +16,7 @@ import type { RegistryShape } from "../core/registry.ts";
 import type { CellFailure, ExperimentResults } from "../core/runner.ts";
 import { writeAtomic } from "../core/state_file.ts";
 import { type CellPayload, CellWorkflow } from "./cell_workflow.ts";
-import { clientLayer, clusterError } from "./layers.ts";
+import { asUserErrors, clientLayer } from "./layers.ts";
 import { countCells, ensureTables, formatCounts, recordSweep } from "./progress_table.ts";
 
 /** The sweep as written to `<out>/sweep.json`, which `collect` reads. */
@@ -182,9 +182,8 @@ export function submitSweep(
       return resultsOf(record, outcome);
     }).pipe(
       Effect.provide(clientLayer(options.url)),
-      Effect.mapError((error) =>
-        clusterError(options.url, error)
-      ),
+      (effect) =>
+        asUserErrors(options.url, effect),
     );
   });
 }
@@ -216,7 +215,7 @@ export function collectSweep(
     const outcome: Outcome = { results: new Map(), failures: new Map() };
     yield* pollCells(record, out, outcome).pipe(
       Effect.provide(clientLayer(url)),
-      Effect.mapError((error) => clusterError(url, error)),
+      (effect) => asUserErrors(url, effect),
     );
     return {
       results: resultsOf(record, outcome),
