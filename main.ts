@@ -9,11 +9,13 @@ import { Cause, Effect, Exit, Fiber } from "effect";
 import { ConfigError, isUserError, type UserError } from "./core/errors.ts";
 import type { Command } from "./commands/flags.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { clusterStatusCommand } from "./commands/cluster_status.ts";
 import { experimentCommand } from "./commands/experiment.ts";
 import { fuzzCommand } from "./commands/fuzz.ts";
 import { soakCommand } from "./commands/soak.ts";
 import { listCommand } from "./commands/list.ts";
 import { probeCommand } from "./commands/probe.ts";
+import { runnerCommand } from "./commands/runner.ts";
 import { theoryCommand } from "./commands/theory.ts";
 import { generateCommand } from "./backbones/generate_command.ts";
 
@@ -26,6 +28,8 @@ const commands: Record<string, Command> = {
   bench: benchCommand,
   fuzz: fuzzCommand,
   soak: soakCommand,
+  runner: runnerCommand,
+  "cluster-status": clusterStatusCommand,
 };
 
 function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {
