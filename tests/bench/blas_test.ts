@@ -173,7 +173,7 @@ Deno.test("fast paths: a training step's gradients on wasm (+ OpenBLAS) match th
   }
 });
 
-Deno.test("bench workload: tensor count and RSS stay flat over 40 training steps on wasm", async () => {
+Deno.test("bench workload: the tensor count stays flat over 40 training steps on wasm", async () => {
   await on("wasm", () => {});
   enableBlas();
   const trainer = makeTrainer(0);
@@ -181,13 +181,11 @@ Deno.test("bench workload: tensor count and RSS stay flat over 40 training steps
   try {
     for (let i = 0; i < 5; i++) trainStep(trainer, negLogProb as Objective<unknown>, batch);
     const tensors = tf.memory().numTensors;
-    const rss = Deno.memoryUsage().rss;
     for (let i = 0; i < 40; i++) {
       trainStep(trainer, (i % 2 ? negProb : negLogProb) as Objective<unknown>, batch);
     }
     assert.equal(tf.memory().numTensors, tensors, "tensor count after 40 steps");
-    const grown = (Deno.memoryUsage().rss - rss) / 2 ** 20;
-    assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MB over 40 steps`);
+    // The resident set is checked by tests/reliability/soak_test.ts in a process of its own.
   } finally {
     trainer.dispose();
   }
