@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Effect, Schema } from "effect";
-import type { BaseStatistics } from "../core/plugin.ts";
+import type { BaseStatistics, Objective, ParamsSchema } from "../core/plugin.ts";
 import { unitInterval } from "./_common.ts";
 
 /** A threshold: a probability in [0, 1], or a percentile of the base model's p in [0, 100]. */
@@ -103,4 +103,59 @@ export function gateOf(p: tf.Tensor, tau: number, keep: Keep): tf.Tensor {
   // none and would break backpropagation through the tape.
   const kept = keep === "above" ? tf.greaterEqual(p, tau) : tf.greaterEqual(tf.scalar(tau), p);
   return tf.cast(kept, "float32");
+}
+
+/** What {@link thresholded} needs besides the base objective. */
+export interface ThresholdedOptions {
+  /** The id of the thresholded objective. */
+  readonly id: string;
+  /** Its one-line summary. */
+  readonly summary: string;
+  /** Where it comes from. */
+  readonly source: string;
+}
+
+/**
+ * The thresholded version of an objective f: f(p)·1{p ∈ I}. Its params are the base's plus
+ * `tau` and `keep`; its gate is recomputed from the current p at every step and returned as
+ * `keep`, so gated-out tokens get exactly zero gradient and leave the token-mean denominator.
+ *
+ * @param base The objective to gate (its closed forms, if any, are gated too).
+ * @param baseFields The Schema fields of the base's params (none for a parameter-free base).
+ * @param options Id, summary and source of the thresholded objective.
+ * @returns The thresholded objective.
+ */
+export function thresholded<B extends object>(
+  base: Objective<B>,
+  baseFields: Schema.Struct.Fields,
+  options: ThresholdedOptions,
+): Objective<B & ThresholdParams> {
+  const { id } = options;
+  const params = Schema.Struct({ ...baseFields, ...thresholdFields }) as unknown as ParamsSchema<
+    B & ThresholdParams
+  >;
+  const baseWeight = base.descentWeight;
+  const baseLoss = base.lossAt;
+  return {
+    ...options,
+    params,
+    needs: { ...base.needs, baseStatistics: true },
+    resolve: resolveThreshold,
+    ...(baseWeight
+      ? {
+        descentWeight: (p: number, q: B & ThresholdParams) =>
+          isKept(p, numericTau(id, q.tau), q.keep) ? baseWeight(p, q) : 0,
+      }
+      : {}),
+    ...(baseLoss
+      ? {
+        lossAt: (p: number, q: B & ThresholdParams) =>
+          isKept(p, numericTau(id, q.tau), q.keep) ? baseLoss(p, q) : 0,
+      }
+      : {}),
+    perToken: (view, q) => ({
+      loss: base.perToken(view, q).loss,
+      keep: gateOf(tf.exp(view.logProbTarget), numericTau(id, q.tau), q.keep),
+    }),
+  };
 }

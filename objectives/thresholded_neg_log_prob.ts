@@ -10,38 +10,20 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { Schema } from "effect";
-import type { Objective, ParamsSchema } from "../core/plugin.ts";
-import { probOf } from "./_common.ts";
-import {
-  gateOf,
-  isKept,
-  numericTau,
-  resolveThreshold,
-  thresholdFields,
-  type ThresholdParams,
-} from "./threshold.ts";
+import type { Objective } from "../core/plugin.ts";
+import { negLogProb } from "./neg_log_prob.ts";
+import { thresholded, type ThresholdParams } from "./threshold.ts";
 
 /** Params of {@link thresholdedNegLogProb}. */
 export type ThresholdedNegLogProbParams = ThresholdParams;
 
-const id = "thresholded-neg-log-prob";
-
-const params: ParamsSchema<ThresholdedNegLogProbParams> = Schema.Struct(thresholdFields);
-
 /** −log p on tokens with p ≥ τ (or p ≤ τ): W(p) = (1 − p)·1{p ∈ I}. */
-export const thresholdedNegLogProb: Objective<ThresholdedNegLogProbParams> = {
-  id,
-  summary: "-log p on tokens with p >= tau (or <= tau), kept-token mean (Eq. 4)",
-  source: "Li et al. 2025 (arXiv 2510.00526), Eq. 4, Tab. 1; official code `OnlyTopLogP-q`",
-  params,
-  needs: { baseStatistics: true },
-  resolve: resolveThreshold,
-  descentWeight: (p, { tau, keep }) => isKept(p, numericTau(id, tau), keep) ? 1 - p : 0,
-  lossAt: (p, { tau, keep }) => isKept(p, numericTau(id, tau), keep) ? -Math.log(p) : 0,
-  perToken: (view, { tau, keep }) => ({
-    loss: tf.neg(view.logProbTarget),
-    keep: gateOf(probOf(view.logProbTarget), numericTau(id, tau), keep),
-  }),
-};
+export const thresholdedNegLogProb: Objective<ThresholdedNegLogProbParams> = thresholded(
+  negLogProb,
+  {},
+  {
+    id: "thresholded-neg-log-prob",
+    summary: "-log p on tokens with p >= tau (or <= tau), kept-token mean (Eq. 4)",
+    source: "Li et al. 2025 (arXiv 2510.00526), Eq. 4, Tab. 1; official code `OnlyTopLogP-q`",
+  },
+);
