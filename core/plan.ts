@@ -42,7 +42,7 @@ async function sha256(text: string): Promise<string> {
 }
 
 function slug(text: string): string {
-  return text.replace(/[^A-Za-z0-9.=-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 60);
+  return text.replace(/[^A-Za-z0-9.=-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 80);
 }
 
 /**
@@ -108,7 +108,7 @@ export function planCells(
             evaluation,
           });
           const hash = (yield* Effect.promise(() => sha256(identity))).slice(0, 10);
-          const label = `${choiceLabel(domain)}_${choiceLabel(backbone)}_${
+          const label = `${domain.label ?? domain.id}_${choiceLabel(backbone)}_${
             objective ? choiceLabel(objective) : "base"
           }_s${seed}`;
           cells.push({
