@@ -52,3 +52,19 @@ Deno.test("bad command lines give one-line errors and exit 1", async () => {
   assertOneLineError(await run("list", "--bogus"), /Unknown option '--bogus'/);
   assertOneLineError(await run("nonsense"), /Unknown command "nonsense"/);
 });
+
+Deno.test("deno task probe places an unpretrained backbone at the model-weak end", async () => {
+  assertOneLineError(await run("probe", "--backbend", "x"), /Unknown option '--backbend'/);
+  const probe = await run(
+    "probe",
+    "--backbone",
+    '{"id":"transformer","params":{"dModel":16,"nLayers":1,"nHeads":2,"dMlp":32}}',
+    "--domain",
+    '{"id":"math","params":{"sftExamples":64,"testItems":8,"corpusDocuments":16}}',
+    "--json",
+  );
+  assert.equal(probe.code, 0, probe.stderr);
+  const figures = JSON.parse(probe.stdout) as { meanP: number; regime: string };
+  assert.equal(figures.regime, "model-weak");
+  assert.ok(figures.meanP < 0.1, `mean p ${figures.meanP}`);
+});
