@@ -139,7 +139,7 @@ export async function testObjective<P>(
           logits: [row],
           targets: [target],
         });
-        const expected = -objective.descentWeight(p, params);
+        const expected: number = -objective.descentWeight(p, params);
         const got = gradLogits[0]![target]!;
         assert.ok(
           Math.abs(got - expected) <= 1e-4 * Math.max(1, Math.abs(expected)),
