@@ -297,7 +297,7 @@ function continuumPlot(results: ExperimentResults): string {
     };
   });
   return lineChart(series, {
-    title: "Primary score against the base model's mean target probability",
+    title: "Primary score against the base model's mean p",
     xLabel: "base model mean p on the SFT targets (Eq. 5)",
     yLabel: "primary score (%)",
     xDomain: [0, 1],
@@ -355,7 +355,7 @@ async function curvePlots(out: string, results: ExperimentResults): Promise<stri
     await writeAtomic(
       `${out}/${name}`,
       lineChart(series, {
-        title: `Training NLL per step: ${group.domain}, ${group.backbone}`,
+        title: `Training NLL per step: ${group.domain.replace(/\(.*\)$/, "")}, ${group.backbone}`,
         xLabel: "step",
         yLabel: "NLL of the batch (mean over seeds)",
       }),

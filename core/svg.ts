@@ -222,9 +222,8 @@ export function lineChart(series: ReadonlyArray<Series>, options: ChartOptions):
     }"/></clipPath></defs>`,
   );
   out.push(
-    `<text x="${
-      _num(left + plotW / 2)
-    }" y="20" text-anchor="middle" font-size="14" font-weight="bold">${
+    // Left-aligned at the margin, so that a long title stays inside the document.
+    `<text x="8" y="20" text-anchor="start" font-size="14" font-weight="bold">${
       _escape(options.title)
     }</text>`,
   );

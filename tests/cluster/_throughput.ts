@@ -1,7 +1,8 @@
 // Cells per minute of a small sweep with 1, 2 and 3 runners on one machine, against a local run:
 // `deno run -A tests/cluster/_throughput.ts postgres://…/postgres [runners…]` (the URL's server
 // must allow CREATE DATABASE). The time counts from submission to the last result, with the
-// runners already started.
+// runners already started and the pretrained-backbone cache warm. PROBSFT_THROUGHPUT_PRESET names
+// a preset file to sweep instead of the small built-in one (e.g. presets/toy.json).
 import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import { pgLayer } from "../../cluster/layers.ts";
@@ -47,10 +48,23 @@ async function run(args: string[], script = "tests/cluster/_cli.ts"): Promise<nu
 
 const dir = await Deno.makeTempDir({ prefix: "probsft-throughput-" });
 const presetPath = `${dir}/preset.json`;
-await Deno.writeTextFile(presetPath, JSON.stringify(preset));
-const cells = 1 + preset.seeds.length * preset.objectives.length;
+const chosen = Deno.env.get("PROBSFT_THROUGHPUT_PRESET");
+await Deno.writeTextFile(
+  presetPath,
+  chosen ? await Deno.readTextFile(chosen) : JSON.stringify(preset),
+);
 // Warm the pretrained-backbone cache and the module cache once.
-const local = await run(["experiment", "--preset", presetPath, "--out", `${dir}/local`], "main.ts");
+await run(
+  ["experiment", "--preset", presetPath, "--out", `${dir}/warm`, "--cache", `${dir}/cache`],
+  "main.ts",
+);
+const local = await run(
+  ["experiment", "--preset", presetPath, "--out", `${dir}/local`, "--cache", `${dir}/cache`],
+  "main.ts",
+);
+const cells = (JSON.parse(await Deno.readTextFile(`${dir}/local/results.json`)) as {
+  cells: unknown[];
+}).cells.length;
 console.log(
   `local: ${cells} cells in ${local.toFixed(1)} s, ${(cells / local * 60).toFixed(1)}/min`,
 );

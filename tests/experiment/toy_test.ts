@@ -2,10 +2,31 @@
 // own numbers show both ends of the continuum: at the model-strong end (base mean p ≥ 0.7)
 // neg-prob and thresholded NLL score above NLL; at the model-weak end (base mean p ≤ 0.1) NLL
 // scores above neg-prob. The test reads the run's results.json; nothing in the code under test
-// knows which objective should win.
+// knows which objective should win. A second run killed with SIGKILL mid-cell and rerun with the
+// same command ends with the same scores.
 import assert from "node:assert/strict";
 import { meanStd } from "../../core/report.ts";
 import type { ExperimentResults } from "../../core/runner.ts";
+
+function toy(out: string, cache: string): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "experiment", "--preset", "toy", "--out", out, "--cache", cache],
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+function listing(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+function scoresOf(results: ExperimentResults): unknown {
+  return results.cells.map((c) => [c.key, c.scores, c.meanPAfter, c.probe.meanP]);
+}
 
 function primaryOf(results: ExperimentResults, group: string, objective: string): number[] {
   return results.cells
@@ -16,22 +37,7 @@ function primaryOf(results: ExperimentResults, group: string, objective: string)
 Deno.test("--preset toy shows NLL losing at the model-strong end and winning at the weak end", async () => {
   const out = await Deno.makeTempDir();
   const started = performance.now();
-  const run = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "main.ts",
-      "experiment",
-      "--preset",
-      "toy",
-      "--out",
-      `${out}/run`,
-      "--cache",
-      `${out}/cache`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const run = await toy(`${out}/run`, `${out}/cache`).output();
   const seconds = (performance.now() - started) / 1000;
   assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
   console.log(`toy preset: ${seconds.toFixed(0)} s wall on this machine`);
@@ -84,5 +90,26 @@ Deno.test("--preset toy shows NLL losing at the model-strong end and winning at 
     );
   }
   assert.ok(seconds < 300, `the toy preset took ${seconds.toFixed(0)} s`);
+
+  // Kill a second run with SIGKILL once a few cells are finished and a running cell has a
+  // checkpoint, then run the same command again: it ends with the same numbers.
+  const killed = toy(`${out}/killed`, `${out}/cache`).spawn();
+  const deadline = Date.now() + 240_000;
+  let ready = false;
+  while (!ready && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const names = listing(`${out}/killed/cells`);
+    ready = names.filter((n) => n.endsWith(".json")).length >= 3 &&
+      names.some((n) => n.endsWith(".checkpoint"));
+  }
+  killed.kill("SIGKILL");
+  await killed.output();
+  assert.ok(ready, "the second run was killed mid-cell, after a checkpoint");
+  const rerun = await toy(`${out}/killed`, `${out}/cache`).output();
+  assert.equal(rerun.code, 0, new TextDecoder().decode(rerun.stderr));
+  const resumed = JSON.parse(
+    await Deno.readTextFile(`${out}/killed/results.json`),
+  ) as ExperimentResults;
+  assert.deepEqual(scoresOf(resumed), scoresOf(results));
   await Deno.remove(out, { recursive: true });
 });
