@@ -66,6 +66,7 @@ import { checkGenerateInput, sampleToken } from "./generate.ts";
 import { normals, uniform } from "./random.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { SymbolTokenizer } from "./tokenizer.ts";
+import { sha256Hex } from "../core/hash.ts";
 
 /** Params of {@link linearSoftmaxBackbone}. */
 export interface LinearSoftmaxParams {
@@ -535,11 +536,6 @@ export function pretrainLinear(
   return last;
 }
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
 function buildLinear(
   domain: DomainData,
   options: LinearSoftmaxParams,
@@ -578,7 +574,7 @@ function buildLinear(
       });
     }
     const key = yield* Effect.promise(() =>
-      sha256(JSON.stringify({
+      sha256Hex(JSON.stringify({
         cacheVersion,
         descriptor: layout.descriptor,
         teacher: layout.teacher ?? null,

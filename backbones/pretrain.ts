@@ -33,6 +33,7 @@ import {
   weightSpecs,
 } from "./transformer.ts";
 import { uniform } from "./random.ts";
+import { sha256Hex } from "../core/hash.ts";
 
 /** What {@link pretrain} trains and how. */
 export interface PretrainOptions {
@@ -80,11 +81,6 @@ export function pretrainConfig(vocabSize: number, options: PretrainOptions): Tra
     ...overrides,
     contextLength: Math.max(overrides.contextLength ?? 128, options.seqLen),
   });
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -201,7 +197,7 @@ export function pretrain(
       });
     }
     const key = yield* Effect.promise(() =>
-      sha256(JSON.stringify({
+      sha256Hex(JSON.stringify({
         cacheVersion,
         config,
         symbols,

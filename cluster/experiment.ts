@@ -6,32 +6,15 @@
  * @module
  */
 import { Effect } from "effect";
-import type { ExperimentConfig } from "../core/config.ts";
 import { ConfigError, type UnknownId } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
-import type { RegistryShape } from "../core/registry.ts";
 import type { Progress } from "../core/runner.ts";
 import { checkUrl } from "./layers.ts";
-import { collectSweep, submitSweep } from "./sweep.ts";
+import { collectSweep, type SubmitOptions, submitSweep } from "./sweep.ts";
 
-/** What `experiment --cluster` passes on. */
-export interface ClusterExperimentOptions {
-  /** The `--cluster` value. */
-  readonly url: string;
-  /** The decoded experiment. */
-  readonly config: ExperimentConfig;
-  /** Where it came from. */
-  readonly source: string;
-  /** Third-party plugin specifiers (config's and `--plugin`'s). */
-  readonly plugins: ReadonlyArray<string>;
-  /** The tensor backend. */
-  readonly backend: string;
-  /** The run's name. */
-  readonly name: string;
-  /** Output folder. */
-  readonly out: string;
-  /** The registry. */
-  readonly registry: RegistryShape;
+/** What `experiment --cluster` passes on: the submission's settings, with progress reporting. */
+export interface ClusterExperimentOptions
+  extends Omit<SubmitOptions, "log" | "onCell" | "pollSeconds"> {
   /** Progress lines. */
   readonly progress: Progress;
 }

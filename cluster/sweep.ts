@@ -18,6 +18,7 @@ import { writeAtomic } from "../core/state_file.ts";
 import { type CellPayload, CellWorkflow } from "./cell_workflow.ts";
 import { asUserErrors, clientLayer } from "./layers.ts";
 import { countCells, ensureTables, formatCounts, recordSweep } from "./progress_table.ts";
+import { sha256Hex } from "../core/hash.ts";
 
 /** The sweep as written to `<out>/sweep.json`, which `collect` reads. */
 export interface SweepRecord {
@@ -53,11 +54,6 @@ export interface SubmitOptions {
   onCell?(results: ExperimentResults): Promise<void>;
   /** Seconds between progress polls (default 2). */
   readonly pollSeconds?: number;
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 interface Outcome {
@@ -130,7 +126,7 @@ export function submitSweep(
     const cells = yield* planCells(options.config, options.source, options.registry);
     const configJson = JSON.stringify(options.config);
     const sweep = (yield* Effect.promise(() =>
-      sha256(JSON.stringify([configJson, options.plugins, options.backend, out]))
+      sha256Hex(JSON.stringify([configJson, options.plugins, options.backend, out]))
     )).slice(0, 12);
     const payloads: CellPayload[] = cells.map((cell) => ({
       sweep,

@@ -18,6 +18,7 @@ import { ConfigError, type UnknownId } from "./errors.ts";
 import type { Backbone, Domain, Objective } from "./plugin.ts";
 import type { RegistryShape, Resolved } from "./registry.ts";
 import { paperRecipe, type TrainSettings } from "./train.ts";
+import { sha256Hex } from "./hash.ts";
 
 /** One cell of the grid, resolved. */
 export interface PlannedCell {
@@ -34,11 +35,6 @@ export interface PlannedCell {
   readonly seed: number;
   readonly train: TrainSettings;
   readonly evaluation: EvaluationConfig;
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function slug(text: string): string {
@@ -107,7 +103,7 @@ export function planCells(
             train: objective ? trainSettings : null,
             evaluation,
           });
-          const hash = (yield* Effect.promise(() => sha256(identity))).slice(0, 10);
+          const hash = (yield* Effect.promise(() => sha256Hex(identity))).slice(0, 10);
           const label = `${domain.label ?? domain.id}_${choiceLabel(backbone)}_${
             objective ? choiceLabel(objective) : "base"
           }_s${seed}`;

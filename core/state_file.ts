@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, OutputError } from "./errors.ts";
+import { sha256Hex } from "./hash.ts";
 
 const encoder = new TextEncoder();
 
@@ -80,11 +81,6 @@ export async function writeAtomic(path: string, data: Uint8Array | string): Prom
  */
 export function isTemporaryName(name: string): boolean {
   return /\.tmp-\d+(-[0-9a-f]+)?$/.test(name);
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
