@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { makeRandom } from "../core/random.ts";
 
 /**
  * A uniform generator on [0, 1) (mulberry32).
@@ -12,14 +13,7 @@
  * @returns A function that returns the next number.
  */
 export function uniform(seed: number): () => number {
-  let a = (seed ^ 0x9E3779B9) >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return makeRandom(seed ^ 0x9E3779B9);
 }
 
 /**

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { makeRandom as makeUniform } from "../core/random.ts";
 
 /** A deterministic stream of uniform numbers and the draws the generators need. */
 export interface Random {
@@ -26,14 +27,7 @@ export interface Random {
  * @returns The stream.
  */
 export function makeRandom(seed: number): Random {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6D2B79F5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = makeUniform(seed);
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
   return {
     next,

@@ -16,6 +16,7 @@ import { Effect, Schema } from "effect";
 import assert from "node:assert/strict";
 import { decodeWithSync } from "./decode.ts";
 import { lossAndGradOf, makeTokenView, reduce } from "./loss.ts";
+import { makeRandom } from "./random.ts";
 import type {
   Backbone,
   BackboneContext,
@@ -25,18 +26,6 @@ import type {
   Objective,
   Part,
 } from "./plugin.ts";
-
-/** A small deterministic generator (mulberry32) so that the kit's inputs are the same each run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function roundTrip<P>(part: Part<P>, kind: string, encoded: unknown): P {
   const where = `conformance kit, ${kind} "${part.id}"`;
@@ -81,7 +70,7 @@ export async function testObjective<P>(
 ): Promise<void> {
   checkPart(objective as Part<unknown>, "objective");
   const vocab = options.vocab ?? 11;
-  const next = random(options.seed ?? 1);
+  const next = makeRandom(options.seed ?? 1);
   const [batch, time] = [2, 5];
   for (const encoded of options.params ?? [{}]) {
     const params = roundTrip(objective, "objective", encoded);

@@ -16,6 +16,7 @@
  */
 import { type LossAndGradInput, lossAndGradOf } from "./loss.ts";
 import type { Objective } from "./plugin.ts";
+import { makeRandom } from "./random.ts";
 
 /** The outcome of one theory check, as `deno task theory` prints it. */
 export interface TheoryCheck {
@@ -34,14 +35,7 @@ export interface TheoryCheck {
  * @returns A function that yields the next number.
  */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return makeRandom(seed);
 }
 
 /**
