@@ -68,3 +68,10 @@ Deno.test("deno task probe places an unpretrained backbone at the model-weak end
   assert.equal(figures.regime, "model-weak");
   assert.ok(figures.meanP < 0.1, `mean p ${figures.meanP}`);
 });
+
+Deno.test("an unknown tensor backend is a one-line error listing the known ones", async () => {
+  assertOneLineError(
+    await run("theory", "--backend", "nope"),
+    /Unknown backend "nope"; known backends: wasm, cpu, webgpu, tensorflow/,
+  );
+});
