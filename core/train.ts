@@ -189,19 +189,22 @@ function trainStep(
           ...(referenceLogits ? { referenceLogits } : {}),
         }, needs);
         const reduced = reduce(job.objective, job.params, view);
-        diagnostics = tf.keep(tf.stack([reduced.nll, reduced.meanP, reduced.maskedShare]));
+        // One read per step for the loss and the diagnostics together.
+        diagnostics = tf.keep(
+          tf.stack([reduced.loss, reduced.nll, reduced.meanP, reduced.maskedShare]),
+        );
         return reduced.loss;
       }, [...job.model.variables]);
-      const loss = value.dataSync()[0]!;
-      if (Number.isFinite(loss)) {
+      value.dispose();
+      const [loss, nll, meanP, maskedShare] = diagnostics!.dataSync() as Float32Array;
+      diagnostics!.dispose();
+      if (Number.isFinite(loss!)) {
         const ordered = job.model.variables.map((v) => grads[v.name]!);
         report = optimizer.apply(ordered, learningRate);
       } else {
         report = { gradNorm: NaN, skipped: true };
       }
-      const [nll, meanP, maskedShare] = diagnostics!.dataSync();
-      diagnostics!.dispose();
-      values = { loss, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
+      values = { loss: loss!, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
     });
   }
   const seconds = (performance.now() - started) / 1000;
