@@ -17,7 +17,7 @@ import { listCommand } from "./commands/list.ts";
 import { probeCommand } from "./commands/probe.ts";
 import { runnerCommand } from "./commands/runner.ts";
 import { theoryCommand } from "./commands/theory.ts";
-import { generateCommand } from "./backbones/generate_command.ts";
+import { generateCommand } from "./commands/generate.ts";
 
 const commands: Record<string, Command> = {
   list: listCommand,

@@ -85,6 +85,40 @@ export function useBackend(name: string): Effect.Effect<void, BackendError> {
 }
 
 /**
+ * Starts the default backend ({@link defaultBackend}, with OpenBLAS when present) unless a backend
+ * is already selected; if it cannot start (e.g. without read permission for its `.wasm` file) the
+ * `cpu` reference backend is used instead and one line on stderr says why. Importing this module
+ * (and so `mod.ts`) runs it, so the library works with no set-up call; {@link useBackend} picks
+ * another backend at any time.
+ *
+ * @returns The name of the active backend.
+ */
+export async function ensureBackend(): Promise<string> {
+  const engine = tf.engine();
+  if (engine.backendName) return engine.backendName;
+  if (Deno.permissions.querySync({ name: "read" }).state !== "granted") {
+    console.error(
+      `probsft: no read permission for the ${defaultBackend} backend's .wasm file; using "cpu" (run with --allow-read for the faster backend)`,
+    );
+    await start("cpu");
+    return engine.backendName;
+  }
+  try {
+    await start(defaultBackend);
+  } catch (error) {
+    console.error(
+      `probsft: backend "${defaultBackend}" could not start (${
+        String((error as Error).message ?? error).split("\n")[0]
+      }); using "cpu"`,
+    );
+    await start("cpu");
+  }
+  return engine.backendName;
+}
+
+await ensureBackend();
+
+/**
  * The tfjs memory counters, for leak checks.
  *
  * @returns The number of live tensors.

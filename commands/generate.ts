@@ -1,6 +1,6 @@
 /**
  * `deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N]
- * [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--json]`: loads a Hugging Face model
+ * [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--backend NAME] [--json]`: loads a Hugging Face model
  * directory and prints a completion. `--temperature 0` (the default) is greedy. With `--json` it
  * prints `{ "tokenIds": [...], "text": "...", "logprobs": [...] }`.
  *
@@ -9,11 +9,13 @@
 import { Effect } from "effect";
 import { parseArgs } from "node:util";
 import { ConfigError, type UserError } from "../core/errors.ts";
-import { loadHf } from "./hf.ts";
+import { encodePrompt } from "../core/sft_batches.ts";
+import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { loadHf } from "../backbones/hf.ts";
 
 /** The usage line of the command. */
 export const generateUsage: string =
-  "usage: deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--json]";
+  "usage: deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--backend NAME] [--json]";
 
 function configError(message: string, where: string): ConfigError {
   return new ConfigError({ message: `${message} (${where}); ${generateUsage}`, where });
@@ -54,6 +56,7 @@ export function generateCommand(args: ReadonlyArray<string>): Effect.Effect<void
             "top-p": { type: "string" },
             seed: { type: "string" },
             stop: { type: "string", multiple: true },
+            backend: { type: "string" },
             json: { type: "boolean", default: false },
           },
           allowPositionals: false,
@@ -89,9 +92,10 @@ export function generateCommand(args: ReadonlyArray<string>): Effect.Effect<void
       }
       ids = parts.map(Number);
     }
+    yield* useBackend(v.backend ?? defaultBackend);
     const model = yield* loadHf(v.model);
     try {
-      if (v.prompt !== undefined) ids = model.tokenizer.encode(v.prompt);
+      if (v.prompt !== undefined) ids = encodePrompt(model.tokenizer, v.prompt);
       const bad = ids.findIndex((id) => id >= model.vocabSize);
       if (bad >= 0) {
         return yield* configError(

@@ -1,7 +1,7 @@
 import "../_setup.ts";
 import { Effect, Exit } from "effect";
 import assert from "node:assert/strict";
-import { generateCommand } from "../../backbones/generate_command.ts";
+import { generateCommand } from "../../commands/generate.ts";
 
 const llama = new URL("../fixtures/hf/llama", import.meta.url).pathname;
 
