@@ -8,16 +8,27 @@
  * `torch_dtype`) and 5.x keys (`rope_parameters`, `dtype`); the end-of-sequence ids come from
  * `config.json` or `generation_config.json`. Weights may be F32, F16 or BF16 (read as float32).
  *
- * Saving writes the same layout with F32 weights, the same tensor names and shapes and both key
- * generations in `config.json`, so `transformers` loads it.
+ * Special tokens follow transformers: the tokenizer's own BOS/EOS/pad
+ * (`tokenizer_config.json`, then `special_tokens_map.json`), and generation stops at every
+ * `eos_token_id` of `generation_config.json` (else `config.json`) and at the tokenizer's EOS, as
+ * vLLM does. A `config.json` field that changes the computation in a way probsft does not
+ * implement (`rope_scaling`, sliding windows, quantization, GPT-2's attention scaling switches,
+ * cross-attention) is refused with a one-line error naming it; dropout rates are reported as not
+ * applied (probsft trains without dropout).
+ *
+ * Saving is `./hf_write.ts` ({@link saveHf}).
  *
  * @module
  */
 import { Effect } from "effect";
 import { CheckpointError, DataError } from "../core/errors.ts";
-import { parseSafetensors, type SafeTensor, serializeSafetensors } from "./safetensors.ts";
-import { HfTokenizer, isSavable, SymbolTokenizer, type TokenizerFiles } from "./tokenizer.ts";
-import { checkConfig, Transformer, type TransformerConfig, weightSpecs } from "./transformer.ts";
+import { parseSafetensors, type SafeTensor } from "./safetensors.ts";
+import { HfTokenizer, type TokenizerFiles } from "./tokenizer.ts";
+import { Transformer } from "./transformer.ts";
+import { checkConfig, type TransformerConfig, weightSpecs } from "./transformer_config.ts";
+import { transpose2d } from "./hf_write.ts";
+
+export { configToHf, saveHf, type SaveHfOptions } from "./hf_write.ts";
 
 type Json = Record<string, unknown>;
 
@@ -52,6 +63,54 @@ async function readJson(path: string): Promise<Json | undefined> {
   return value as Json;
 }
 
+/**
+ * `config.json` fields that change the computation in ways probsft does not implement, with the
+ * value under which they are harmless (absent or null is always harmless).
+ */
+const unimplemented: ReadonlyArray<readonly [string, unknown]> = [
+  ["quantization_config", undefined],
+  ["add_cross_attention", false],
+  ["scale_attn_weights", true],
+  ["scale_attn_by_inverse_layer_idx", false],
+  ["attn_logit_softcapping", undefined],
+  ["final_logit_softcapping", undefined],
+  ["sliding_window_pattern", undefined],
+];
+
+function refuseUnimplemented(json: Json, file: string): void {
+  for (const [key, harmless] of unimplemented) {
+    const value = json[key];
+    if (value === undefined || value === null || value === harmless) continue;
+    throw checkpointError(
+      file,
+      `${file} field ${key} ${
+        JSON.stringify(value).slice(0, 80)
+      } is not supported by probsft (it would change the model's computation)`,
+    );
+  }
+  const layerTypes = json.layer_types;
+  if (Array.isArray(layerTypes) && layerTypes.some((t) => t !== "full_attention")) {
+    throw checkpointError(
+      file,
+      `${file} field layer_types has ${
+        JSON.stringify(layerTypes.find((t) => t !== "full_attention"))
+      } layers; only full_attention is supported`,
+    );
+  }
+}
+
+/**
+ * The dropout rates of a `config.json` that are above 0: probsft trains without dropout.
+ *
+ * @param json The parsed `config.json`.
+ * @returns `field value` strings, empty when none.
+ */
+export function dropoutNotes(json: Json): string[] {
+  return ["resid_pdrop", "embd_pdrop", "attn_pdrop", "attention_dropout", "hidden_dropout"]
+    .filter((key) => typeof json[key] === "number" && (json[key] as number) > 0)
+    .map((key) => `${key} ${json[key]}`);
+}
+
 /** The architectures that can be loaded. */
 export const supportedArchitectures: ReadonlyArray<string> = [
   "LlamaForCausalLM",
@@ -68,6 +127,7 @@ export const supportedArchitectures: ReadonlyArray<string> = [
  * @throws CheckpointError naming the file and field.
  */
 export function configFromHf(json: Json, file: string): TransformerConfig {
+  refuseUnimplemented(json, file);
   const architectures = json.architectures;
   const architecture = Array.isArray(architectures) ? architectures[0] : undefined;
   if (typeof architecture !== "string" || !supportedArchitectures.includes(architecture)) {
@@ -193,86 +253,6 @@ export function configFromHf(json: Json, file: string): TransformerConfig {
   };
 }
 
-/**
- * The `config.json` contents for a config, in both transformers 4.x and 5.x keys.
- *
- * @param config The config.
- * @param ids Special token ids.
- * @returns The JSON object.
- */
-export function configToHf(
-  config: TransformerConfig,
-  ids: { readonly bos?: number; readonly eos: ReadonlyArray<number>; readonly pad?: number },
-): Json {
-  const common: Json = {
-    architectures: [config.architecture],
-    vocab_size: config.vocabSize,
-    tie_word_embeddings: config.tieEmbeddings,
-    initializer_range: 0.02,
-    torch_dtype: "float32",
-    dtype: "float32",
-    use_cache: true,
-    ...(ids.bos === undefined ? {} : { bos_token_id: ids.bos }),
-    eos_token_id: ids.eos.length === 1 ? ids.eos[0] : [...ids.eos],
-    ...(ids.pad === undefined ? {} : { pad_token_id: ids.pad }),
-  };
-  if (config.family === "gpt2") {
-    return {
-      ...common,
-      model_type: "gpt2",
-      n_embd: config.dModel,
-      n_layer: config.nLayers,
-      n_head: config.nHeads,
-      n_positions: config.contextLength,
-      n_ctx: config.contextLength,
-      n_inner: config.dMlp,
-      layer_norm_epsilon: config.normEps,
-      activation_function: config.activation === "gelu" ? "gelu" : "gelu_new",
-      resid_pdrop: 0,
-      embd_pdrop: 0,
-      attn_pdrop: 0,
-      scale_attn_weights: true,
-    };
-  }
-  const qwen = config.architecture === "Qwen2ForCausalLM";
-  if (qwen && (!config.qkvBias || config.outputBias || config.mlpBias)) {
-    throw new RangeError("Qwen2ForCausalLM needs q/k/v bias and no output or MLP bias");
-  }
-  if (!qwen && config.qkvBias !== config.outputBias) {
-    throw new RangeError(
-      "LlamaForCausalLM has one attention_bias switch: qkvBias and outputBias must agree",
-    );
-  }
-  return {
-    ...common,
-    model_type: qwen ? "qwen2" : "llama",
-    hidden_size: config.dModel,
-    intermediate_size: config.dMlp,
-    num_hidden_layers: config.nLayers,
-    num_attention_heads: config.nHeads,
-    num_key_value_heads: config.nKvHeads,
-    head_dim: config.headDim,
-    max_position_embeddings: config.contextLength,
-    rms_norm_eps: config.normEps,
-    hidden_act: "silu",
-    rope_theta: config.ropeTheta,
-    rope_scaling: null,
-    rope_parameters: { rope_type: "default", rope_theta: config.ropeTheta },
-    attention_dropout: 0,
-    ...(qwen
-      ? { use_sliding_window: false, max_window_layers: config.nLayers }
-      : { attention_bias: config.qkvBias, mlp_bias: config.mlpBias, pretraining_tp: 1 }),
-  };
-}
-
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  }
-  return out;
-}
-
 /** The weights of a loaded file set, by canonical Hugging Face name. */
 async function readWeights(
   dir: string,
@@ -336,7 +316,45 @@ function eosIdsOf(json: Json | undefined, file: string, vocab: number): number[]
   return ids as number[];
 }
 
-async function loadHfPromise(dir: string): Promise<Transformer> {
+/** Tokenizer files copied through on save, byte for byte, when the folder has them. */
+const tokenizerFileNames: ReadonlyArray<string> = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "chat_template.jinja",
+  "chat_template.json",
+  "vocab.json",
+  "merges.txt",
+  "tokenizer.model",
+];
+
+async function readRaw(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const name of tokenizerFileNames) {
+    try {
+      out.set(name, await Deno.readFile(join(dir, name)));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw checkpointError(
+          join(dir, name),
+          `Cannot read ${join(dir, name)}: ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Options of {@link loadHf}. */
+export interface LoadHfOptions {
+  /** Ignore the chat template (prompts are then encoded as plain text). */
+  readonly noChatTemplate?: boolean;
+  /** Receives notes on fields read but not applied (dropout). */
+  readonly log?: (line: string) => void;
+}
+
+async function loadHfPromise(dir: string, options: LoadHfOptions): Promise<Transformer> {
   const configPath = join(dir, "config.json");
   const json = await readJson(configPath);
   if (!json) throw checkpointError(configPath, `No config.json in model directory ${dir}`);
@@ -346,41 +364,41 @@ async function loadHfPromise(dir: string): Promise<Transformer> {
   } catch (error) {
     throw checkpointError(configPath, `${configPath}: ${(error as Error).message}`);
   }
-  const generationPath = join(dir, "generation_config.json");
-  const generation = await readJson(generationPath);
-  const eosIds = eosIdsOf(json, configPath, config.vocabSize) ??
-    eosIdsOf(generation, generationPath, config.vocabSize) ?? [];
-  const bos = json.bos_token_id ?? generation?.bos_token_id;
-  if (
-    bos !== undefined && bos !== null &&
-    (!Number.isInteger(bos) || (bos as number) >= config.vocabSize || (bos as number) < 0)
-  ) {
-    throw checkpointError(
-      configPath,
-      `${configPath} field bos_token_id ${JSON.stringify(bos)} is outside the vocabulary (0..${
-        config.vocabSize - 1
-      })`,
+  const dropout = dropoutNotes(json);
+  if (dropout.length > 0) {
+    options.log?.(
+      `${configPath}: ${dropout.join(", ")} not applied (probsft trains without dropout)`,
     );
   }
+  const generationPath = join(dir, "generation_config.json");
+  const generation = await readJson(generationPath);
+  // transformers' generate() reads generation_config.json, made from config.json when absent.
+  const eosIds = eosIdsOf(generation, generationPath, config.vocabSize) ??
+    eosIdsOf(json, configPath, config.vocabSize) ?? [];
   const tokenizerPath = join(dir, "tokenizer.json");
   const tokenizerJson = await readJson(tokenizerPath);
   if (!tokenizerJson) {
     throw checkpointError(tokenizerPath, `No tokenizer.json in model directory ${dir}`);
   }
+  const tokenizerConfigPath = join(dir, "tokenizer_config.json");
+  const specialsMap = (await readJson(join(dir, "special_tokens_map.json"))) ?? {};
   const files: TokenizerFiles = {
     tokenizer: tokenizerJson,
-    config: (await readJson(join(dir, "tokenizer_config.json"))) ?? {},
+    config: { ...specialsMap, ...((await readJson(tokenizerConfigPath)) ?? {}) },
   };
-  let tokenizer;
+  const raw = await readRaw(dir);
+  const jinja = raw.get("chat_template.jinja");
+  let tokenizer: HfTokenizer;
   try {
-    tokenizer = SymbolTokenizer.fromFiles(files) ??
-      new HfTokenizer(files, {
-        ...(eosIds[0] === undefined ? {} : { eosId: eosIds[0] }),
-        ...(typeof bos === "number" ? { bosId: bos } : {}),
-      });
+    tokenizer = new HfTokenizer(files, {
+      ...(eosIds[0] === undefined ? {} : { fallbackEosId: eosIds[0] }),
+      ...(jinja ? { chatTemplate: new TextDecoder().decode(jinja) } : {}),
+      ...(options.noChatTemplate ? { noChatTemplate: true } : {}),
+      rawFiles: raw,
+    });
   } catch (error) {
     if (error instanceof DataError) {
-      throw checkpointError(tokenizerPath, `${tokenizerPath}: ${error.message}`);
+      throw checkpointError(tokenizerConfigPath, `${dir}: ${error.message}`);
     }
     throw checkpointError(
       tokenizerPath,
@@ -433,76 +451,20 @@ async function loadHfPromise(dir: string): Promise<Transformer> {
  * Loads a Hugging Face model directory.
  *
  * @param dir The directory.
+ * @param options Chat template use, a log for notes.
  * @returns The model (the caller disposes it), or a one-line {@link CheckpointError} naming the
  *   file or field at fault.
  */
-export function loadHf(dir: string): Effect.Effect<Transformer, CheckpointError> {
+export function loadHf(
+  dir: string,
+  options: LoadHfOptions = {},
+): Effect.Effect<Transformer, CheckpointError> {
   return Effect.tryPromise({
-    try: () => loadHfPromise(dir),
+    try: () => loadHfPromise(dir, options),
     catch: (error) =>
       error instanceof CheckpointError ? error : checkpointError(
         dir,
         `Cannot load ${dir}: ${String((error as Error).message ?? error).split("\n")[0]}`,
       ),
   });
-}
-
-/**
- * Writes a model in the Hugging Face layout: `config.json`, `generation_config.json`,
- * `model.safetensors` (F32), and `tokenizer.json` + `tokenizer_config.json` when the tokenizer
- * can write them.
- *
- * @param model The model.
- * @param dir The directory (created if missing).
- */
-export async function saveHf(model: Transformer, dir: string): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
-  const config = model.config;
-  const tokenizer = model.tokenizer;
-  const ids = {
-    ...(tokenizer.bosId === undefined ? {} : { bos: tokenizer.bosId }),
-    eos: model.eosIds,
-    pad: tokenizer.padId,
-  };
-  const ours = configToHf(config, ids);
-  const extra = { ...model.extraConfig };
-  for (const key of ["rope_scaling", "torch_dtype", "dtype", "transformers_version"]) {
-    delete extra[key];
-  }
-  const configJson = { ...extra, ...ours };
-  const values = await model.weightValues();
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const spec of weightSpecs(config)) {
-    const data = values.get(spec.name)!;
-    if (spec.transposed) {
-      const [rows, cols] = spec.shape as [number, number];
-      tensors.set(spec.name, { shape: [cols, rows], data: transpose2d(data, rows, cols) });
-    } else tensors.set(spec.name, { shape: [...spec.shape], data });
-  }
-  const write = async (name: string, bytes: Uint8Array | string) => {
-    const path = join(dir, name);
-    const temp = `${path}.tmp-${crypto.randomUUID()}`;
-    if (typeof bytes === "string") await Deno.writeTextFile(temp, bytes);
-    else await Deno.writeFile(temp, bytes);
-    await Deno.rename(temp, path);
-  };
-  await write("model.safetensors", serializeSafetensors(tensors, { format: "pt" }));
-  await write("config.json", JSON.stringify(configJson, null, 2) + "\n");
-  await write(
-    "generation_config.json",
-    JSON.stringify(
-      {
-        ...(ids.bos === undefined ? {} : { bos_token_id: ids.bos }),
-        eos_token_id: ids.eos.length === 1 ? ids.eos[0] : [...ids.eos],
-        pad_token_id: ids.pad,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  if (isSavable(tokenizer)) {
-    const files = tokenizer.toFiles();
-    await write("tokenizer.json", JSON.stringify(files.tokenizer) + "\n");
-    await write("tokenizer_config.json", JSON.stringify(files.config, null, 2) + "\n");
-  }
 }

@@ -184,9 +184,17 @@ export const pretrainedBackbone: Backbone<PretrainedParams> = {
 export interface HfParams {
   /** A local Hugging Face model directory. */
   readonly path: string;
+  /**
+   * Render prompts and conversations with the model's chat template when it has one (verl's
+   * SFT dataset and Qwen2.5-Math's evaluation do). @default true
+   */
+  readonly chatTemplate: boolean;
 }
 
-const hfParams: ParamsSchema<HfParams> = Schema.Struct({ path: Schema.String });
+const hfParams: ParamsSchema<HfParams> = Schema.Struct({
+  path: Schema.String.check(Schema.isNonEmpty()),
+  chatTemplate: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+});
 
 /** A local Hugging Face model directory (Llama, Qwen2, GPT-2). */
 export const hfBackbone: Backbone<HfParams> = {
@@ -194,5 +202,6 @@ export const hfBackbone: Backbone<HfParams> = {
   summary:
     "A local Hugging Face model directory (LlamaForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel)",
   params: hfParams,
-  make: (params) => loadHf(params.path),
+  make: (params, context) =>
+    loadHf(params.path, { noChatTemplate: !params.chatTemplate, log: (line) => context.log(line) }),
 };

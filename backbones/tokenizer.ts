@@ -4,7 +4,8 @@
  * - {@link SymbolTokenizer} for synthetic domains, whose texts are symbols joined by single
  *   spaces: `<pad>` = 0, `<bos>` = 1, `<eos>` = 2, `<unk>` = 3, then one id per symbol.
  * - {@link HfTokenizer}: a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) through the
- *   npm package `@huggingface/tokenizers`, with a minimal chat template ({@link HfTokenizer.applyChatTemplate}).
+ *   npm package `@huggingface/tokenizers`, with transformers' special-token rules and the chat
+ *   template rendered by `@huggingface/jinja`.
  * - {@link gpt2TokenizerJson}: builds GPT-2's `tokenizer.json` from its `encoder.json` and
  *   `vocab.bpe`.
  *
@@ -12,7 +13,10 @@
  */
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
 import { DataError } from "../core/errors.ts";
-import type { Tokenizer } from "../core/plugin.ts";
+import type { ChatMessage, Tokenizer } from "../core/plugin.ts";
+import { ChatTemplate, chatTemplateSource } from "./chat_template.ts";
+
+export type { ChatMessage } from "../core/plugin.ts";
 
 /** The Hugging Face files that describe a tokenizer. */
 export interface TokenizerFiles {
@@ -26,16 +30,31 @@ export interface TokenizerFiles {
 export interface SavableTokenizer extends Tokenizer {
   /** The `tokenizer.json` and `tokenizer_config.json` contents. */
   toFiles(): TokenizerFiles;
+  /** The files to write beside the weights, by name. */
+  savedFiles(): Map<string, Uint8Array | string>;
 }
 
 /**
  * Whether a tokenizer can write its Hugging Face files.
  *
  * @param tokenizer Any tokenizer.
- * @returns True when it has `toFiles`.
+ * @returns True when it has `savedFiles`.
  */
 export function isSavable(tokenizer: Tokenizer): tokenizer is SavableTokenizer {
-  return typeof (tokenizer as Partial<SavableTokenizer>).toFiles === "function";
+  return typeof (tokenizer as Partial<SavableTokenizer>).savedFiles === "function";
+}
+
+/**
+ * `tokenizer.json` and `tokenizer_config.json` as file contents.
+ *
+ * @param files The parsed contents.
+ * @returns File name → text.
+ */
+export function filesOf(files: TokenizerFiles): Map<string, string> {
+  return new Map([
+    ["tokenizer.json", JSON.stringify(files.tokenizer) + "\n"],
+    ["tokenizer_config.json", JSON.stringify(files.config, null, 2) + "\n"],
+  ]);
 }
 
 /** The special tokens of {@link SymbolTokenizer}, in id order. */
@@ -55,6 +74,8 @@ export class SymbolTokenizer implements SavableTokenizer {
   readonly eosId = 2;
   /** `<unk>` = 3. */
   readonly unkId = 3;
+  /** `[<bos>]`: a text is encoded after `<bos>` (and the saved `tokenizer.json` says so). */
+  readonly specialPrefix: ReadonlyArray<number> = [1];
   readonly #ids: Map<string, number>;
 
   /**
@@ -130,7 +151,19 @@ export class SymbolTokenizer implements SavableTokenizer {
         })),
         normalizer: null,
         pre_tokenizer: { type: "WhitespaceSplit" },
-        post_processor: null,
+        post_processor: {
+          type: "TemplateProcessing",
+          single: [{ SpecialToken: { id: "<bos>", type_id: 0 } }, {
+            Sequence: { id: "A", type_id: 0 },
+          }],
+          pair: [
+            { SpecialToken: { id: "<bos>", type_id: 0 } },
+            { Sequence: { id: "A", type_id: 0 } },
+            { SpecialToken: { id: "<bos>", type_id: 1 } },
+            { Sequence: { id: "B", type_id: 1 } },
+          ],
+          special_tokens: { "<bos>": { id: "<bos>", ids: [1], tokens: ["<bos>"] } },
+        },
         decoder: null,
         model: { type: "WordLevel", vocab, unk_token: "<unk>" },
       },
@@ -144,6 +177,15 @@ export class SymbolTokenizer implements SavableTokenizer {
         clean_up_tokenization_spaces: false,
       },
     };
+  }
+
+  /**
+   * The files to write on save.
+   *
+   * @returns `tokenizer.json` and `tokenizer_config.json`.
+   */
+  savedFiles(): Map<string, Uint8Array | string> {
+    return filesOf(this.toFiles());
   }
 
   /**
@@ -170,14 +212,6 @@ export class SymbolTokenizer implements SavableTokenizer {
   }
 }
 
-/** One chat message for {@link HfTokenizer.applyChatTemplate}. */
-export interface ChatMessage {
-  /** `system`, `user` or `assistant`. */
-  readonly role: string;
-  /** The text. */
-  readonly content: string;
-}
-
 function tokenName(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (typeof value === "object" && value !== null) {
@@ -187,64 +221,192 @@ function tokenName(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The chat formats {@link HfTokenizer.applyChatTemplate} recognises in a `chat_template`. */
-export type ChatFormat = "chatml" | "llama3" | "none";
+/**
+ * Tokenizer classes whose transformers implementation rebuilds the post-processor from
+ * `add_bos_token` (default true) and `add_eos_token` (default false) in `__init__`
+ * (`LlamaTokenizerFast.update_post_processor`).
+ */
+const bosByDefault: ReadonlySet<string> = new Set([
+  "LlamaTokenizer",
+  "LlamaTokenizerFast",
+  "CodeLlamaTokenizer",
+  "CodeLlamaTokenizerFast",
+  "GemmaTokenizer",
+  "GemmaTokenizerFast",
+]);
 
-/** A Hugging Face `tokenizer.json` through `@huggingface/tokenizers`. */
+/** `TemplateProcessing` for `[bos] $A [eos]` (and the pair form), as transformers builds it. */
+function templateProcessing(
+  bos: { token: string; id: number } | undefined,
+  eos: { token: string; id: number } | undefined,
+): Record<string, unknown> {
+  const special = (t: { token: string }, typeId: number) => ({
+    SpecialToken: { id: t.token, type_id: typeId },
+  });
+  const sequence = (id: string, typeId: number) => ({ Sequence: { id, type_id: typeId } });
+  const piece = (seq: string, typeId: number) => [
+    ...(bos ? [special(bos, typeId)] : []),
+    sequence(seq, typeId),
+    ...(eos ? [special(eos, typeId)] : []),
+  ];
+  const specials: Record<string, unknown> = {};
+  for (const t of [bos, eos]) {
+    if (t) specials[t.token] = { id: t.token, ids: [t.id], tokens: [t.token] };
+  }
+  return {
+    type: "TemplateProcessing",
+    single: piece("A", 0),
+    pair: [...piece("A", 0), ...piece("B", 1)],
+    special_tokens: specials,
+  };
+}
+
+/** Options of {@link HfTokenizer}. */
+export interface HfTokenizerOptions {
+  /** End-of-sequence id used when the tokenizer config names no `eos_token` (from the model). */
+  readonly fallbackEosId?: number;
+  /** The chat template source (`chat_template.jinja`); default `tokenizer_config.json`'s. */
+  readonly chatTemplate?: string;
+  /** Do not use the chat template even when there is one. */
+  readonly noChatTemplate?: boolean;
+  /** The source files by name, written back byte for byte on save. */
+  readonly rawFiles?: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * A Hugging Face tokenizer (`tokenizer.json` + `tokenizer_config.json`) with transformers'
+ * special-token rules:
+ *
+ * - the BOS, EOS and pad tokens are those `tokenizer_config.json` names (a `null` or missing
+ *   `bos_token` means no BOS, whatever `config.json` says); pad falls back to EOS only when no
+ *   pad token is named;
+ * - the ids added around a text ({@link HfTokenizer.specialPrefix}) are those of the
+ *   `tokenizer.json` post-processor, rebuilt as `[bos] $A [eos]` from `add_bos_token` and
+ *   `add_eos_token` when the config sets them or the class is a Llama/Gemma tokenizer (whose
+ *   defaults are true and false), as `update_post_processor` does;
+ * - the chat template is rendered by `@huggingface/jinja` ({@link ChatTemplate}).
+ */
 export class HfTokenizer implements SavableTokenizer {
   /** Number of ids (the largest id + 1, added tokens included). */
   readonly vocabSize: number;
   /** End-of-sequence id. */
   readonly eosId: number;
-  /** Beginning-of-sequence id, when the tokenizer has one. */
+  /** Beginning-of-sequence id, when the tokenizer has a BOS token. */
   readonly bosId?: number;
   /** Padding id (the pad token, else the end-of-sequence id). */
   readonly padId: number;
-  /** The chat format recognised in `tokenizer_config.json`'s `chat_template`. */
-  readonly chatFormat: ChatFormat;
+  /** Ids transformers adds before a text (`tokenizer(text)`), e.g. `[bos]` or `[]`. */
+  readonly specialPrefix: ReadonlyArray<number>;
+  /** Ids transformers adds after a text (`[eos]` with `add_eos_token`, usually `[]`). */
+  readonly specialSuffix: ReadonlyArray<number>;
+  /** Renders a conversation with the chat template; absent when the tokenizer has none. */
+  readonly applyChatTemplate?: (
+    messages: ReadonlyArray<ChatMessage>,
+    options: { readonly addGenerationPrompt: boolean },
+  ) => string;
   readonly #impl: HfTokenizerImpl;
   readonly #files: TokenizerFiles;
+  readonly #raw?: ReadonlyMap<string, Uint8Array>;
 
   /**
-   * @param files The contents of `tokenizer.json` and `tokenizer_config.json`.
-   * @param fallback Ids from `config.json` / `generation_config.json` used when the tokenizer
-   *   config names no such token.
+   * @param files The contents of `tokenizer.json` and `tokenizer_config.json` (merged with
+   *   `special_tokens_map.json` by the loader).
+   * @param options Fallback EOS id, chat template, source files.
+   * @throws DataError naming the field at fault (no EOS at all, `add_bos_token` without a BOS
+   *   token, a chat template that does not parse).
    */
-  constructor(
-    files: TokenizerFiles,
-    fallback: { readonly eosId?: number; readonly bosId?: number } = {},
-  ) {
+  constructor(files: TokenizerFiles, options: HfTokenizerOptions = {}) {
     this.#files = files;
-    this.#impl = new HfTokenizerImpl(files.tokenizer, files.config);
+    if (options.rawFiles) this.#raw = options.rawFiles;
+    const config = files.config;
+    const file = "tokenizer_config.json";
+    const plain = new HfTokenizerImpl(files.tokenizer, config);
+    const idOf = (key: string): { token: string; id: number } | undefined => {
+      const name = tokenName(config[key]);
+      if (name === undefined) return undefined;
+      const id = plain.token_to_id(name);
+      if (id === undefined) {
+        throw new DataError({
+          message: `${file} ${key} ${JSON.stringify(name)} is not a token of tokenizer.json`,
+          file,
+        });
+      }
+      return { token: name, id };
+    };
+    const bos = idOf("bos_token");
+    const eos = idOf("eos_token");
+    const eosId = eos?.id ?? options.fallbackEosId;
+    if (eosId === undefined) {
+      throw new DataError({
+        message: `${file} has no eos_token and the model config gives no eos_token_id`,
+        file,
+      });
+    }
+    this.eosId = eosId;
+    if (bos) this.bosId = bos.id;
+    this.padId = idOf("pad_token")?.id ?? eosId;
+    const className = typeof config.tokenizer_class === "string" ? config.tokenizer_class : "";
+    const flag = (key: string, fallback: boolean): boolean => {
+      const value = config[key] ?? fallback;
+      if (typeof value !== "boolean") {
+        throw new DataError({
+          message: `${file} field ${key} must be true or false, got ${JSON.stringify(value)}`,
+          file,
+        });
+      }
+      return value;
+    };
+    const rebuild = bosByDefault.has(className) || "add_bos_token" in config ||
+      "add_eos_token" in config;
+    let tokenizerJson = files.tokenizer;
+    if (rebuild) {
+      const addBos = flag("add_bos_token", bosByDefault.has(className));
+      const addEos = flag("add_eos_token", false);
+      for (const [key, on, token] of [["bos", addBos, bos], ["eos", addEos, eos]] as const) {
+        if (on && !token) {
+          throw new DataError({
+            message: `${file} sets add_${key}_token true but ${key}_token is null`,
+            file,
+          });
+        }
+      }
+      tokenizerJson = {
+        ...tokenizerJson,
+        post_processor: templateProcessing(addBos ? bos : undefined, addEos ? eos : undefined),
+      };
+    }
+    this.#impl = rebuild ? new HfTokenizerImpl(tokenizerJson, config) : plain;
     let max = -1;
     for (const id of this.#impl.get_vocab(true).values()) if (id > max) max = id;
     this.vocabSize = max + 1;
-    const idOf = (key: string) => {
-      const name = tokenName(files.config[key]);
-      return name === undefined ? undefined : this.#impl.token_to_id(name);
-    };
-    const eos = idOf("eos_token") ?? fallback.eosId;
-    if (eos === undefined) {
-      throw new DataError({
-        message: "Tokenizer has no eos_token and the config gives no eos_token_id",
-        file: "tokenizer_config.json",
-      });
+    // The ids the post-processor adds, read off a probe text: [prefix] core [suffix].
+    const core = this.encode("a");
+    const full = this.#impl.encode("a", { add_special_tokens: true }).ids;
+    let at = 0;
+    while (
+      at + core.length <= full.length && core.some((id, k) => full[at + k] !== id)
+    ) at++;
+    if (at + core.length > full.length) at = full.length - core.length;
+    this.specialPrefix = full.slice(0, Math.max(at, 0));
+    this.specialSuffix = full.slice(Math.max(at, 0) + core.length);
+    const source = options.chatTemplate ?? chatTemplateSource(config.chat_template, file);
+    if (source !== undefined && !options.noChatTemplate) {
+      const specials: Record<string, string> = {};
+      for (const key of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
+        const name = tokenName(config[key]);
+        if (name !== undefined) specials[key] = name;
+      }
+      const template = new ChatTemplate(
+        source,
+        specials,
+        options.chatTemplate ? "chat_template.jinja" : file,
+      );
+      this.applyChatTemplate = (messages, opts) => template.render(messages, opts);
     }
-    this.eosId = eos;
-    const bos = idOf("bos_token") ?? fallback.bosId;
-    if (bos !== undefined) this.bosId = bos;
-    this.padId = idOf("pad_token") ?? eos;
-    const template = files.config.chat_template;
-    const text = typeof template === "string" ? template : JSON.stringify(template ?? "");
-    this.chatFormat = text.includes("<|im_start|>")
-      ? "chatml"
-      : text.includes("<|start_header_id|>")
-      ? "llama3"
-      : "none";
   }
 
   /**
-   * Ids of a text, without special tokens added.
+   * Ids of a text, without special tokens added (`add_special_tokens=False`).
    *
    * @param text Any text.
    * @returns Its ids.
@@ -268,41 +430,23 @@ export class HfTokenizer implements SavableTokenizer {
   }
 
   /**
-   * Formats a conversation with the chat format found in `chat_template`. Supported: ChatML
-   * (`<|im_start|>role\ncontent<|im_end|>\n`, Qwen and SmolLM style) and Llama 3
-   * (`<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`, after
-   * `<|begin_of_text|>`). The Jinja template itself is not interpreted, so system-prompt
-   * defaults and tool-calling blocks of a template are not reproduced.
-   *
-   * @param messages The conversation.
-   * @param addGenerationPrompt Append the opening of an assistant turn.
-   * @returns The formatted text (encode it with {@link HfTokenizer.encode}).
-   * @throws DataError when the tokenizer config has no recognised chat template.
-   */
-  applyChatTemplate(messages: ReadonlyArray<ChatMessage>, addGenerationPrompt = true): string {
-    if (this.chatFormat === "chatml") {
-      const body = messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join("");
-      return body + (addGenerationPrompt ? "<|im_start|>assistant\n" : "");
-    }
-    if (this.chatFormat === "llama3") {
-      const turn = (role: string) => `<|start_header_id|>${role}<|end_header_id|>\n\n`;
-      const body = messages.map((m) => `${turn(m.role)}${m.content.trim()}<|eot_id|>`).join("");
-      return "<|begin_of_text|>" + body + (addGenerationPrompt ? turn("assistant") : "");
-    }
-    throw new DataError({
-      message:
-        "tokenizer_config.json chat_template is missing or not a recognised format (ChatML, Llama 3)",
-      file: "tokenizer_config.json",
-    });
-  }
-
-  /**
    * The files this tokenizer was built from.
    *
    * @returns The `tokenizer.json` and config contents.
    */
   toFiles(): TokenizerFiles {
     return this.#files;
+  }
+
+  /**
+   * The files to write on save: the source files byte for byte when the tokenizer was loaded
+   * from a folder, else `tokenizer.json` and `tokenizer_config.json`.
+   *
+   * @returns File name → content.
+   */
+  savedFiles(): Map<string, Uint8Array | string> {
+    if (this.#raw) return new Map(this.#raw);
+    return filesOf(this.#files);
   }
 }
 

@@ -9,7 +9,7 @@ import { Effect } from "effect";
 import { PluginError } from "./errors.ts";
 import type { Benchmark, BenchmarkSet, Decoding, LanguageModel } from "./plugin.ts";
 import { mixSeed } from "./random.ts";
-import { encodePrompt } from "./sft_batches.ts";
+import { encodeQuery } from "./sft_batches.ts";
 
 /** Evaluation settings. */
 export interface EvaluateOptions {
@@ -53,7 +53,7 @@ function decodeSet(
     for (let s = 0; s < samples; s++) {
       for (let start = 0; start < examples.length; start += options.batchSize) {
         const chunk = examples.slice(start, start + options.batchSize);
-        const prompts = chunk.map((e) => encodePrompt(model.tokenizer, e.prompt));
+        const prompts = chunk.map((e) => encodeQuery(model.tokenizer, e.prompt, e.messages));
         const generations = yield* Effect.tryPromise({
           try: () =>
             model.generate(prompts, {

@@ -116,10 +116,32 @@ export interface Tokenizer {
   readonly bosId?: number;
   /** Padding id (never supervised). */
   readonly padId: number;
+  /**
+   * Ids put before a text when special tokens are added (transformers' `tokenizer(text)`):
+   * `[bos]` for Llama, `[]` for Qwen2 and GPT-2. Absent: `[bosId]` when there is a BOS.
+   */
+  readonly specialPrefix?: ReadonlyArray<number>;
   /** Encodes text without special tokens. */
   encode(text: string): number[];
   /** Decodes ids, dropping special tokens. */
   decode(ids: ReadonlyArray<number>): string;
+  /**
+   * Renders a conversation with the model's chat template (transformers'
+   * `apply_chat_template(…, tokenize=False)`); absent when the model has none. The text is
+   * encoded without special tokens (the template writes them).
+   */
+  applyChatTemplate?(
+    messages: ReadonlyArray<ChatMessage>,
+    options: { readonly addGenerationPrompt: boolean },
+  ): string;
+}
+
+/** One message of a conversation. */
+export interface ChatMessage {
+  /** `system`, `user`, `assistant` (or another role the chat template knows). */
+  readonly role: string;
+  /** The text. */
+  readonly content: string;
 }
 
 /** How to decode new tokens. */
@@ -207,14 +229,35 @@ export interface Example {
   readonly reference: string;
   /** Options of a multiple-choice item. */
   readonly options?: ReadonlyArray<string>;
+  /** The prompt as a conversation (rendered with the chat template when the model has one). */
+  readonly messages?: ReadonlyArray<ChatMessage>;
 }
 
-/** One supervised fine-tuning pair; only the response is supervised. */
+/** A message of a conversational SFT example and whether its tokens are supervised. */
+export interface SftMessage extends ChatMessage {
+  /** Supervised (in the loss); default: assistant messages only (completion-only loss). */
+  readonly train?: boolean;
+}
+
+/**
+ * One supervised fine-tuning example (only its supervised tokens enter the loss):
+ *
+ * - a prompt/response pair: the response and an appended end-of-sequence token are supervised;
+ *   with a chat template the prompt is rendered as one user turn with the generation prompt
+ *   (verl's SFT dataset, the paper's code); an empty prompt is plain language modelling on the
+ *   response (TRL's `text` format, never templated);
+ * - a conversation (`messages`): rendered whole by the model's chat template; the supervised
+ *   messages (by default the assistant turns) are the tokens each adds to the rendering, and
+ *   `prompt`/`response` hold a plain-text view (first user turn, last assistant turn) for
+ *   de-duplication and display.
+ */
 export interface SftExample {
   /** The prompt (masked out of the loss). */
   readonly prompt: string;
   /** The target response (the end-of-sequence token is appended by the core). */
   readonly response: string;
+  /** A conversation rendered with the chat template instead of prompt and response. */
+  readonly messages?: ReadonlyArray<SftMessage>;
 }
 
 /** A decoding setting under which a benchmark is scored, e.g. greedy or avg@16 at T = 1. */

