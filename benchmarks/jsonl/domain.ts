@@ -1,7 +1,8 @@
 /**
  * `jsonl`: a domain loaded from a user's local JSONL (or JSON array) files in one of the record
- * formats of {@link convertRecord}: `math`, `choice` or `pairs`. A natural-language domain (no
- * `symbols`, no prior corpus).
+ * formats of {@link convertRecord}: `math`, `choice`, `pairs`, TRL's `prompt-completion` and
+ * `messages` (conversational), `alpaca`, `sharegpt`; `auto` (the default) detects it from the
+ * first training record. A natural-language domain (no `symbols`, no prior corpus).
  *
  * ```json
  * { "id": "jsonl", "params": { "format": "math", "train": "data/train.jsonl",
@@ -10,7 +11,9 @@
  *
  * - `math`: scored by `math-answer` (not strict), greedy and T = 1 avg@k; primary avg@k.
  * - `choice`: scored by `multiple-choice`, greedy.
- * - `pairs`: scored by `normalized-match`, greedy.
+ * - `pairs`, `prompt-completion`, `messages`, `alpaca`, `sharegpt`: scored by
+ *   `normalized-match` on the (last) assistant answer, greedy; conversations are rendered with
+ *   the model's chat template, and only their assistant turns are supervised.
  *
  * Training pairs whose prompt is also a test prompt are dropped (and the count logged), so the
  * test set stays held out.
@@ -28,13 +31,19 @@ import type {
   PartChoice,
 } from "../../core/plugin.ts";
 import { flag, positiveInt } from "../_params.ts";
-import { type Converted, convertRecord, type RecordFormat } from "./formats.ts";
+import {
+  type Converted,
+  convertRecord,
+  detectFormat,
+  type RecordFormat,
+  recordFormats,
+} from "./formats.ts";
 import { readRecords } from "./read.ts";
 
 /** Params of {@link jsonl}. */
 export interface JsonlParams {
-  /** The record format. */
-  readonly format: RecordFormat;
+  /** The record format, or `auto` to detect it from the training file's first record. */
+  readonly format: RecordFormat | "auto";
   /** The training file (JSONL, or JSON array when it ends in `.json`). */
   readonly train: string;
   /** The test file. */
@@ -48,7 +57,9 @@ export interface JsonlParams {
 }
 
 const params: ParamsSchema<JsonlParams> = Schema.Struct({
-  format: Schema.Literals(["math", "choice", "pairs"]),
+  format: Schema.Literals(["auto", ...recordFormats]).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed("auto" as const)),
+  ),
   train: Schema.String.check(Schema.isNonEmpty()),
   test: Schema.String.check(Schema.isNonEmpty()),
   skipBad: flag(false),
@@ -60,7 +71,47 @@ const scorers: Readonly<Record<RecordFormat, PartChoice>> = {
   math: { id: "math-answer", params: { strict: false } },
   choice: { id: "multiple-choice", params: {} },
   pairs: { id: "normalized-match", params: {} },
+  text: { id: "normalized-match", params: {} },
+  "prompt-completion": { id: "normalized-match", params: {} },
+  messages: { id: "normalized-match", params: {} },
+  alpaca: { id: "normalized-match", params: {} },
+  sharegpt: { id: "normalized-match", params: {} },
 };
+
+/**
+ * Reads a training file in a format (detected from its first record for `auto`, and logged).
+ *
+ * @param file The JSONL or JSON file.
+ * @param format The format or `auto`.
+ * @param skipBad Skip malformed records.
+ * @returns The format used and the converted records.
+ */
+export function readSft(
+  file: string,
+  format: RecordFormat | "auto",
+  skipBad: boolean,
+): Effect.Effect<{ format: RecordFormat; records: ReadonlyArray<Converted> }, DataError> {
+  return Effect.gen(function* () {
+    let chosen: RecordFormat | undefined = format === "auto" ? undefined : format;
+    let reason = "";
+    const train = yield* readRecords(file, (r) => {
+      if (chosen === undefined) {
+        const detected = detectFormat(r);
+        if (!recordFormats.includes(detected as RecordFormat)) {
+          reason = detected;
+          return detected;
+        }
+        chosen = detected as RecordFormat;
+      }
+      return convertRecord(chosen, r, true);
+    }, skipBad);
+    if (chosen === undefined) {
+      return yield* new DataError({ message: `Cannot load ${file}: ${reason}`, file });
+    }
+    if (format === "auto") yield* Effect.logInfo(`${file}: format ${chosen} (detected)`);
+    return { format: chosen, records: train.records };
+  });
+}
 
 function baseName(file: string): string {
   return file.split(/[\\/]/).at(-1) ?? file;
@@ -74,14 +125,18 @@ function baseName(file: string): string {
  */
 export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataError> {
   return Effect.gen(function* () {
-    const train = yield* readRecords(
-      options.train,
-      (r) => convertRecord(options.format, r, true),
-      options.skipBad,
-    );
+    const train = yield* readSft(options.train, options.format, options.skipBad);
+    const format = train.format;
+    if (format === "text") {
+      return yield* new DataError({
+        message:
+          `${options.train} is plain text (format text): it has no answers to score; fine-tune on it with deno task sft`,
+        file: options.train,
+      });
+    }
     const test = yield* readRecords(
       options.test,
-      (r) => convertRecord(options.format, r, false),
+      (r) => convertRecord(format, r, false),
       options.skipBad,
     );
     const name = baseName(options.test);
@@ -90,10 +145,15 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
       prompt: r.prompt,
       reference: r.reference,
       ...(r.options ? { options: r.options } : {}),
+      ...(r.promptMessages ? { messages: r.promptMessages } : {}),
     }));
     const held = new Set(examples.map((e) => e.prompt));
     const sft = train.records.filter((r) => !held.has(r.prompt))
-      .map((r) => ({ prompt: r.prompt, response: r.response }));
+      .map((r) => ({
+        prompt: r.prompt,
+        response: r.response,
+        ...(r.messages ? { messages: r.messages } : {}),
+      }));
     const overlap = train.records.length - sft.length;
     if (sft.length === 0) {
       return yield* new DataError({
@@ -113,7 +173,7 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
       maxNewTokens: options.maxNewTokens,
     };
     const decodings: Decoding[] = [greedy];
-    if (options.format === "math") {
+    if (format === "math") {
       decodings.push({
         name: `avg@${options.samples}`,
         temperature: 1,
@@ -125,7 +185,7 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
     return {
       priorCorpus: [],
       sft,
-      benchmarks: [{ name: "test", benchmark: scorers[options.format], examples, decodings }],
+      benchmarks: [{ name: "test", benchmark: scorers[format], examples, decodings }],
       primary: `test/${decodings.at(-1)!.name}`,
     };
   });
@@ -135,7 +195,7 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
 export const jsonl: Domain<JsonlParams> = {
   id: "jsonl",
   summary:
-    "a user's local JSONL/JSON data: math (boxed answers), choice (A-D) or prompt/response pairs",
+    "a user's local JSONL/JSON data: math, choice, pairs, TRL (prompt-completion, messages), Alpaca, ShareGPT",
   params,
   benchmarks: ["math-answer", "multiple-choice", "normalized-match"],
   load(options: JsonlParams): Effect.Effect<DomainData, DataError> {

@@ -13,8 +13,26 @@
  * - `pairs` (instruction data): `prompt` (or `instruction` plus optional `input`, or `question`)
  *   and `response` (or `output`, `answer`, `completion`).
  *
+ * And the formats of TRL, LLaMA-Factory and axolotl users:
+ *
+ * - `text` (TRL language modelling): `text`; every token is supervised; no test scoring.
+ * - `prompt-completion` (TRL): `prompt` and `completion` strings; the completion is supervised.
+ * - `messages` (TRL conversational): `messages` as `[{ role, content }]`; assistant turns are
+ *   supervised; or TRL's conversational prompt-completion, `prompt` and `completion` as message
+ *   lists, where only the completion's messages are supervised. The test reference is the last
+ *   assistant turn and the prompt the messages before it.
+ * - `alpaca`: `instruction`, optional `input` (joined by a newline, as LLaMA-Factory does),
+ *   `output`; optional `system` and `history` (`[[query, response], …]`) make it a conversation.
+ * - `sharegpt`: `conversations` as `[{ from, value }]` with `from` in human/user, gpt/assistant,
+ *   system; optional `system`. Assistant turns are supervised.
+ *
+ * Conversations are rendered with the model's chat template (a model without one cannot train
+ * on them: the error names the model). {@link detectFormat} picks a format from a record's
+ * fields for `format: "auto"`.
+ *
  * @module
  */
+import type { ChatMessage, SftMessage } from "../../core/plugin.ts";
 import { extractMathAnswer } from "../math/answer.ts";
 import { optionLetters } from "../medical/match_choice.ts";
 
@@ -32,10 +50,34 @@ export interface Converted {
   readonly reference: string;
   /** Option texts of a multiple-choice record. */
   readonly options?: ReadonlyArray<string>;
+  /** The whole conversation with the supervised messages marked (conversational formats). */
+  readonly messages?: ReadonlyArray<SftMessage>;
+  /** The test prompt as a conversation: the messages before the last assistant turn. */
+  readonly promptMessages?: ReadonlyArray<ChatMessage>;
 }
 
 /** The record formats. */
-export type RecordFormat = "math" | "choice" | "pairs";
+export type RecordFormat =
+  | "math"
+  | "choice"
+  | "pairs"
+  | "text"
+  | "prompt-completion"
+  | "messages"
+  | "alpaca"
+  | "sharegpt";
+
+/** Every record format, in the order {@link detectFormat} tries them. */
+export const recordFormats: ReadonlyArray<RecordFormat> = [
+  "messages",
+  "sharegpt",
+  "text",
+  "alpaca",
+  "prompt-completion",
+  "math",
+  "choice",
+  "pairs",
+];
 
 type RecordValue = Readonly<Record<string, unknown>>;
 
@@ -132,6 +174,157 @@ function pairsRecord(record: RecordValue): Converted | string {
   return { prompt, response, reference: response.trim() };
 }
 
+type Message = { role: string; content: string; train?: boolean };
+
+function messageList(value: unknown, field: string): Message[] | string {
+  if (!Array.isArray(value) || value.length === 0) {
+    return `"${field}" must be a non-empty list of {"role", "content"} messages`;
+  }
+  const out: Message[] = [];
+  for (const [i, m] of value.entries()) {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    if (typeof role !== "string" || role === "") {
+      return `${field}[${i}].role must be a non-empty string, got ${JSON.stringify(role ?? null)}`;
+    }
+    if (typeof content !== "string") {
+      return `${field}[${i}].content must be a string (multimodal content lists are not supported), got ${
+        JSON.stringify(content ?? null).slice(0, 40)
+      }`;
+    }
+    out.push({ role, content });
+  }
+  return out;
+}
+
+/** A conversation as a converted record: the test prompt is everything before the last answer. */
+function conversation(messages: ReadonlyArray<Message>): Converted | string {
+  const last = messages.findLastIndex((m) => m.train ?? m.role === "assistant");
+  if (last < 0) return "the conversation has no assistant message to learn from";
+  const promptMessages = messages.slice(0, last).map(({ role, content }) => ({ role, content }));
+  const firstUser = promptMessages.find((m) => m.role === "user");
+  return {
+    prompt: firstUser?.content ?? promptMessages.map((m) => m.content).join("\n"),
+    response: messages[last]!.content,
+    reference: messages[last]!.content.trim(),
+    messages,
+    promptMessages,
+  };
+}
+
+function messagesRecord(record: RecordValue): Converted | string {
+  if (record.messages !== undefined) {
+    const messages = messageList(record.messages, "messages");
+    return typeof messages === "string" ? messages : conversation(messages);
+  }
+  const prompt = messageList(record.prompt, "prompt");
+  if (typeof prompt === "string") return prompt;
+  const completion = messageList(record.completion, "completion");
+  if (typeof completion === "string") return completion;
+  return conversation([
+    ...prompt.map((m) => ({ ...m, train: false })),
+    ...completion.map((m) => ({ ...m, train: true })),
+  ]);
+}
+
+const shareGptRoles: Readonly<Record<string, string>> = {
+  human: "user",
+  user: "user",
+  gpt: "assistant",
+  assistant: "assistant",
+  system: "system",
+};
+
+function shareGptRecord(record: RecordValue): Converted | string {
+  const turns = record.conversations;
+  if (!Array.isArray(turns) || turns.length === 0) {
+    return `"conversations" must be a non-empty list of {"from", "value"} turns`;
+  }
+  const messages: Message[] = [];
+  const system = text(record, ["system"]);
+  if (system !== undefined) messages.push({ role: "system", content: system });
+  for (const [i, turn] of turns.entries()) {
+    const { from, value } = (turn ?? {}) as { from?: unknown; value?: unknown };
+    const role = typeof from === "string" ? shareGptRoles[from] : undefined;
+    if (role === undefined) {
+      return `conversations[${i}].from ${JSON.stringify(from ?? null)} is not one of ${
+        Object.keys(shareGptRoles).join(", ")
+      }`;
+    }
+    if (typeof value !== "string") {
+      return `conversations[${i}].value must be a string, got ${JSON.stringify(value ?? null)}`;
+    }
+    messages.push({ role, content: value });
+  }
+  return conversation(messages);
+}
+
+function alpacaRecord(record: RecordValue): Converted | string {
+  const instruction = text(record, ["instruction"]);
+  if (instruction === undefined) return missing(["instruction"]);
+  const output = text(record, ["output"]);
+  if (output === undefined) return missing(["output"]);
+  const input = text(record, ["input"]);
+  const query = input ? `${instruction}\n${input}` : instruction;
+  const system = text(record, ["system"]);
+  const history = record.history ?? [];
+  if (!Array.isArray(history)) return `"history" must be a list of [query, response] pairs`;
+  if (system === undefined && history.length === 0) {
+    return { prompt: query, response: output, reference: output.trim() };
+  }
+  const messages: Message[] = system === undefined ? [] : [{ role: "system", content: system }];
+  for (const [i, pair] of history.entries()) {
+    if (!Array.isArray(pair) || pair.length !== 2 || pair.some((x) => typeof x !== "string")) {
+      return `history[${i}] must be a [query, response] pair of strings`;
+    }
+    messages.push({ role: "user", content: pair[0] }, { role: "assistant", content: pair[1] });
+  }
+  messages.push({ role: "user", content: query }, { role: "assistant", content: output });
+  return conversation(messages);
+}
+
+function textRecord(record: RecordValue): Converted | string {
+  const value = record.text;
+  if (typeof value !== "string" || value.trim() === "") return missing(["text"]);
+  return { prompt: "", response: value, reference: "" };
+}
+
+function promptCompletionRecord(record: RecordValue): Converted | string {
+  if (typeof record.prompt !== "string") return `"prompt" must be a string`;
+  if (typeof record.completion !== "string" || record.completion === "") {
+    return missing(["completion"]);
+  }
+  return {
+    prompt: record.prompt,
+    response: record.completion,
+    reference: record.completion.trim(),
+  };
+}
+
+/**
+ * The format a record's fields say (for `format: "auto"`), or a one-line reason.
+ *
+ * @param record A parsed JSON object (the first record of a file).
+ * @returns The format, or why none fits.
+ */
+export function detectFormat(record: RecordValue): RecordFormat | string {
+  const has = (key: string) => record[key] !== undefined;
+  if (has("messages") || (Array.isArray(record.prompt) && Array.isArray(record.completion))) {
+    return "messages";
+  }
+  if (has("conversations")) return "sharegpt";
+  if (has("text") && Object.keys(record).length === 1) return "text";
+  if (has("instruction") && has("output")) return "alpaca";
+  if (typeof record.prompt === "string" && typeof record.completion === "string") {
+    return "prompt-completion";
+  }
+  if ((has("problem") || has("question")) && has("solution")) return "math";
+  if (has("question") && has("options")) return "choice";
+  if ((has("prompt") || has("question")) && (has("response") || has("answer"))) return "pairs";
+  return `cannot tell the format from the fields ${
+    JSON.stringify(Object.keys(record).slice(0, 8))
+  }; set "format" to one of ${recordFormats.join(", ")}`;
+}
+
 /**
  * Converts one record of a format.
  *
@@ -152,5 +345,15 @@ export function convertRecord(
       return choiceRecord(record);
     case "pairs":
       return pairsRecord(record);
+    case "text":
+      return textRecord(record);
+    case "prompt-completion":
+      return promptCompletionRecord(record);
+    case "messages":
+      return messagesRecord(record);
+    case "alpaca":
+      return alpacaRecord(record);
+    case "sharegpt":
+      return shareGptRecord(record);
   }
 }
