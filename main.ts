@@ -18,6 +18,7 @@ import { probeCommand } from "./commands/probe.ts";
 import { runnerCommand } from "./commands/runner.ts";
 import { theoryCommand } from "./commands/theory.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { sftCommand } from "./commands/sft.ts";
 
 const commands: Record<string, Command> = {
   list: listCommand,
@@ -25,6 +26,7 @@ const commands: Record<string, Command> = {
   probe: probeCommand,
   theory: theoryCommand,
   generate: generateCommand,
+  sft: sftCommand,
   bench: benchCommand,
   fuzz: fuzzCommand,
   soak: soakCommand,

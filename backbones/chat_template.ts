@@ -3,7 +3,8 @@
  * `chat_template` (a string, or a list of `{ name, template }` of which `default` is used) or of
  * `chat_template.jinja`, rendered by `@huggingface/jinja` (the engine transformers.js uses) with
  * the variables `apply_chat_template` passes: `messages`, `add_generation_prompt`, the special
- * tokens as strings (`bos_token`, `eos_token`, `unk_token`, `pad_token`) and `raise_exception`.
+ * tokens as strings (`bos_token`, `eos_token`, `unk_token`, `pad_token`); `raise_exception` is
+ * the engine's own.
  *
  * @module
  */
@@ -86,9 +87,6 @@ export class ChatTemplate {
         ...this.#specials,
         messages: messages.map((m) => ({ role: m.role, content: m.content })),
         add_generation_prompt: options.addGenerationPrompt,
-        raise_exception: (message: string) => {
-          throw new Error(message);
-        },
       });
     } catch (error) {
       throw new DataError({

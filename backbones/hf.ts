@@ -395,10 +395,11 @@ async function loadHfPromise(dir: string, options: LoadHfOptions): Promise<Trans
       ...(jinja ? { chatTemplate: new TextDecoder().decode(jinja) } : {}),
       ...(options.noChatTemplate ? { noChatTemplate: true } : {}),
       rawFiles: raw,
+      dir: dir.replace(/\/+$/, ""),
     });
   } catch (error) {
     if (error instanceof DataError) {
-      throw checkpointError(tokenizerConfigPath, `${dir}: ${error.message}`);
+      throw checkpointError(tokenizerConfigPath, error.message);
     }
     throw checkpointError(
       tokenizerPath,

@@ -271,6 +271,8 @@ export interface HfTokenizerOptions {
   readonly noChatTemplate?: boolean;
   /** The source files by name, written back byte for byte on save. */
   readonly rawFiles?: ReadonlyMap<string, Uint8Array>;
+  /** The folder the files come from, for messages. */
+  readonly dir?: string;
 }
 
 /**
@@ -319,7 +321,7 @@ export class HfTokenizer implements SavableTokenizer {
     this.#files = files;
     if (options.rawFiles) this.#raw = options.rawFiles;
     const config = files.config;
-    const file = "tokenizer_config.json";
+    const file = options.dir ? `${options.dir}/tokenizer_config.json` : "tokenizer_config.json";
     const plain = new HfTokenizerImpl(files.tokenizer, config);
     const idOf = (key: string): { token: string; id: number } | undefined => {
       const name = tokenName(config[key]);
@@ -399,7 +401,7 @@ export class HfTokenizer implements SavableTokenizer {
       const template = new ChatTemplate(
         source,
         specials,
-        options.chatTemplate ? "chat_template.jinja" : file,
+        options.chatTemplate ? `${options.dir ? `${options.dir}/` : ""}chat_template.jinja` : file,
       );
       this.applyChatTemplate = (messages, opts) => template.render(messages, opts);
     }

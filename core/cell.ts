@@ -237,6 +237,11 @@ function runCell(
           if (cell.objective && cell.objectivePart) {
             training = yield* trainCell(cell, context, model, pairs, before.sorted);
             meanPAfter = probe(model, pairs.slice(0, probeItems)).result.meanP;
+            if (cell.saveModel) {
+              const dir = `${context.out}/models/${cell.key}`;
+              yield* Effect.tryPromise({ try: () => model.save(dir), catch: outputFailure });
+              context.progress.log(`${cell.key}: fine-tuned model saved to ${dir}`);
+            }
           }
           const scores = yield* evaluate(model, fixed.benchmarks, scorers, {
             batchSize: cell.evaluation.batchSize ?? 64,

@@ -61,6 +61,7 @@ const ExperimentSchema = Schema.Struct({
   train: Schema.optionalKey(TrainFields),
   evaluation: Schema.optionalKey(EvaluationFields),
   baseline: Schema.optionalKey(Schema.Boolean),
+  saveModels: Schema.optionalKey(Schema.Boolean),
 });
 
 /** A part chosen in a preset, with an optional display label. */
@@ -146,6 +147,11 @@ export interface ExperimentConfig {
   readonly evaluation?: EvaluationConfig;
   /** Also evaluate each base model without SFT (the tables' first row). @default true */
   readonly baseline?: boolean;
+  /**
+   * Save each fine-tuned model as a Hugging Face folder, `OUT/models/CELL/` (config.json,
+   * model.safetensors, generation_config.json, tokenizer files). @default false
+   */
+  readonly saveModels?: boolean;
 }
 
 const experimentCodec: Schema.Codec<ExperimentConfig, unknown> = ExperimentSchema as Schema.Codec<

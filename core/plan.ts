@@ -35,6 +35,8 @@ export interface PlannedCell {
   readonly seed: number;
   readonly train: TrainSettings;
   readonly evaluation: EvaluationConfig;
+  /** Save the fine-tuned model to `OUT/models/KEY/` (never for a base-model row). */
+  readonly saveModel: boolean;
 }
 
 function slug(text: string): string {
@@ -102,6 +104,8 @@ export function planCells(
             seed,
             train: objective ? trainSettings : null,
             evaluation,
+            // Part of the identity only when on, so that the keys of other runs stay the same.
+            ...(objective && config.saveModels ? { saveModel: true } : {}),
           });
           const hash = (yield* Effect.promise(() => sha256Hex(identity))).slice(0, 10);
           const label = `${domain.label ?? domain.id}_${choiceLabel(backbone)}_${
@@ -120,6 +124,7 @@ export function planCells(
             seed,
             train: trainSettings,
             evaluation,
+            saveModel: objective !== undefined && config.saveModels === true,
           });
         }
       }

@@ -29,6 +29,7 @@ import type {
   Example,
   ParamsSchema,
   PartChoice,
+  SftExample,
 } from "../../core/plugin.ts";
 import { flag, positiveInt } from "../_params.ts";
 import {
@@ -46,8 +47,8 @@ export interface JsonlParams {
   readonly format: RecordFormat | "auto";
   /** The training file (JSONL, or JSON array when it ends in `.json`). */
   readonly train: string;
-  /** The test file. */
-  readonly test: string;
+  /** The test file; without one the domain only trains (no benchmark is scored). */
+  readonly test?: string;
   /** Skip malformed records (counted and logged) instead of failing (default false). */
   readonly skipBad: boolean;
   /** Samples k of the math avg@k decoding at T = 1 (default 4; the paper uses 16). */
@@ -61,7 +62,7 @@ const params: ParamsSchema<JsonlParams> = Schema.Struct({
     Schema.withDecodingDefaultKey(Effect.succeed("auto" as const)),
   ),
   train: Schema.String.check(Schema.isNonEmpty()),
-  test: Schema.String.check(Schema.isNonEmpty()),
+  test: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty())),
   skipBad: flag(false),
   samples: positiveInt(4),
   maxNewTokens: positiveInt(1024),
@@ -113,6 +114,14 @@ export function readSft(
   });
 }
 
+function sftOf(r: Converted): SftExample {
+  return {
+    prompt: r.prompt,
+    response: r.response,
+    ...(r.messages ? { messages: r.messages } : {}),
+  };
+}
+
 function baseName(file: string): string {
   return file.split(/[\\/]/).at(-1) ?? file;
 }
@@ -127,6 +136,14 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
   return Effect.gen(function* () {
     const train = yield* readSft(options.train, options.format, options.skipBad);
     const format = train.format;
+    if (options.test === undefined) {
+      return {
+        priorCorpus: [],
+        sft: train.records.map(sftOf),
+        benchmarks: [],
+        primary: "",
+      };
+    }
     if (format === "text") {
       return yield* new DataError({
         message:
@@ -149,11 +166,7 @@ export function loadJsonl(options: JsonlParams): Effect.Effect<DomainData, DataE
     }));
     const held = new Set(examples.map((e) => e.prompt));
     const sft = train.records.filter((r) => !held.has(r.prompt))
-      .map((r) => ({
-        prompt: r.prompt,
-        response: r.response,
-        ...(r.messages ? { messages: r.messages } : {}),
-      }));
+      .map(sftOf);
     const overlap = train.records.length - sft.length;
     if (sft.length === 0) {
       return yield* new DataError({
