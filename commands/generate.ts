@@ -1,21 +1,24 @@
 /**
  * `deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N]
- * [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--backend NAME] [--json]`: loads a Hugging Face model
- * directory and prints a completion. `--temperature 0` (the default) is greedy. With `--json` it
- * prints `{ "tokenIds": [...], "text": "...", "logprobs": [...] }`.
+ * [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--chat] [--backend NAME] [--json]`:
+ * loads a Hugging Face model directory and prints a completion. The prompt is encoded as
+ * transformers' `tokenizer(prompt)` does (its special prefix, e.g. BOS for Llama); with `--chat`
+ * it is one user turn rendered by the model's chat template with the generation prompt.
+ * `--temperature 0` (the default) is greedy. Generation stops at every end-of-sequence id of the
+ * model. With `--json` it prints `{ "tokenIds": [...], "text": "...", "logprobs": [...] }`.
  *
  * @module
  */
 import { Effect } from "effect";
 import { parseArgs } from "node:util";
 import { ConfigError, type UserError } from "../core/errors.ts";
-import { encodePrompt } from "../core/sft_batches.ts";
+import { encodePrompt, encodeQuery } from "../core/sft_batches.ts";
 import { defaultBackend, useBackend } from "../core/tensor.ts";
 import { loadHf } from "../backbones/hf.ts";
 
 /** The usage line of the command. */
 export const generateUsage: string =
-  "usage: deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--backend NAME] [--json]";
+  "usage: deno task generate --model DIR (--prompt TEXT | --token-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--stop TEXT] [--chat] [--backend NAME] [--json]";
 
 function configError(message: string, where: string): ConfigError {
   return new ConfigError({ message: `${message} (${where}); ${generateUsage}`, where });
@@ -57,6 +60,7 @@ export function generateCommand(args: ReadonlyArray<string>): Effect.Effect<void
             seed: { type: "string" },
             stop: { type: "string", multiple: true },
             backend: { type: "string" },
+            chat: { type: "boolean", default: false },
             json: { type: "boolean", default: false },
           },
           allowPositionals: false,
@@ -95,7 +99,12 @@ export function generateCommand(args: ReadonlyArray<string>): Effect.Effect<void
     yield* useBackend(v.backend ?? defaultBackend);
     const model = yield* loadHf(v.model);
     try {
-      if (v.prompt !== undefined) ids = encodePrompt(model.tokenizer, v.prompt);
+      if (v.prompt !== undefined && v.chat) {
+        if (!model.tokenizer.applyChatTemplate) {
+          return yield* configError(`${v.model} has no chat template`, "--chat");
+        }
+        ids = encodeQuery(model.tokenizer, v.prompt);
+      } else if (v.prompt !== undefined) ids = encodePrompt(model.tokenizer, v.prompt);
       const bad = ids.findIndex((id) => id >= model.vocabSize);
       if (bad >= 0) {
         return yield* configError(

@@ -21,7 +21,7 @@ import type { PlannedCell } from "./plan.ts";
 import type { DomainData, LanguageModel } from "./plugin.ts";
 import { baseStatistics, probe, type ProbeResult } from "./probe.ts";
 import type { RegistryShape } from "./registry.ts";
-import { type EncodedPair, encodePairs } from "./sft_batches.ts";
+import { type EncodedPair, encodePairs, supervisedShare } from "./sft_batches.ts";
 import { loadState, writeAtomic } from "./state_file.ts";
 import { type StepMetrics, train, type TrainSettings } from "./train.ts";
 
@@ -225,6 +225,13 @@ function runCell(
                 ? error as DataError
                 : new ConfigError({ message: String(error), where: cell.domain.id }),
           });
+          if (cell.objective && sft.sft.some((e) => e.messages !== undefined || e.prompt === "")) {
+            context.progress.log(
+              `${cell.key}: ${(100 * supervisedShare(pairs)).toFixed(1)}% of ${
+                pairs.reduce((n, p) => n + p.ids.length - 1, 0)
+              } target tokens are supervised (completion-only loss)`,
+            );
+          }
           const probeKey = `${cell.group}#${cell.seed}`;
           let probed = probes.get(probeKey);
           if (probed === undefined) {
