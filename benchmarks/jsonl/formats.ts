@@ -71,12 +71,12 @@ export type RecordFormat =
 export const recordFormats: ReadonlyArray<RecordFormat> = [
   "messages",
   "sharegpt",
-  "text",
   "alpaca",
   "prompt-completion",
   "math",
   "choice",
   "pairs",
+  "text",
 ];
 
 type RecordValue = Readonly<Record<string, unknown>>;
@@ -312,7 +312,6 @@ export function detectFormat(record: RecordValue): RecordFormat | string {
     return "messages";
   }
   if (has("conversations")) return "sharegpt";
-  if (has("text") && Object.keys(record).length === 1) return "text";
   if (has("instruction") && has("output")) return "alpaca";
   if (typeof record.prompt === "string" && typeof record.completion === "string") {
     return "prompt-completion";
@@ -320,6 +319,7 @@ export function detectFormat(record: RecordValue): RecordFormat | string {
   if ((has("problem") || has("question")) && has("solution")) return "math";
   if (has("question") && has("options")) return "choice";
   if ((has("prompt") || has("question")) && (has("response") || has("answer"))) return "pairs";
+  if (typeof record.text === "string") return "text";
   return `cannot tell the format from the fields ${
     JSON.stringify(Object.keys(record).slice(0, 8))
   }; set "format" to one of ${recordFormats.join(", ")}`;
