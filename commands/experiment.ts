@@ -1,7 +1,8 @@
 /**
  * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
- * [--cluster postgres://…] [path=value …]`: runs (or resumes) an experiment grid and writes
- * results, report and plots; with `--cluster` its cells run on the cluster's runners
+ * [--save-models] [--cluster postgres://…] [path=value …]`: runs (or resumes) an experiment grid
+ * and writes results, report and plots (and with `--save-models`, or `saveModels` in the preset,
+ * each fine-tuned model as a Hugging Face folder in `OUT/models/`); with `--cluster` its cells run on the cluster's runners
  * (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's results later).
  * With no arguments it runs the `default` preset: the capability continuum in miniature.
  *
@@ -79,10 +80,13 @@ export const experimentCommand: Command = (args) =>
       plugin: { type: "string", multiple: true },
       cache: { type: "string" },
       cluster: { type: "string" },
+      "save-models": { type: "boolean" },
     });
     if (positionals[0] === "collect") return yield* collectExperiment(values.cluster, values.out);
     const presetName = values.preset ?? "default";
-    const { config, source } = yield* loadPreset(presetName, positionals);
+    const loaded = yield* loadPreset(presetName, positionals);
+    const source = loaded.source;
+    const config = values["save-models"] ? { ...loaded.config, saveModels: true } : loaded.config;
     const name = config.name ?? presetName.replace(/^.*\//, "").replace(/\.json$/, "");
     const out = values.out ?? `runs/${timestamp()}-${name}`;
     yield* useBackend(values.backend ?? config.backend ?? defaultBackend);
