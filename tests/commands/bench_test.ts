@@ -1,0 +1,57 @@
+// `deno task bench` as a user runs it, with the fewest timed steps, on the default backend:
+// plausible figures, no leak, OpenBLAS used exactly when it is installed. (One run only: the
+// bench takes ~25 s on 2 cores; the with/without-OpenBLAS comparison is in generate_task_test.ts,
+// probe_test.ts and soak_test.ts.)
+import assert from "node:assert/strict";
+import { assertOneLineError, hasBlas, okJson, runTask } from "./_run.ts";
+
+interface BenchReport {
+  backend: string;
+  blas: string | null;
+  fastPaths: boolean;
+  trainStepMs: number;
+  trainStepMsNegProb: number;
+  tokensPerSecond: number;
+  generateTokensPerSecond: number;
+  generateTokensPerSecondNoCache: number;
+  generateSpeedupFromCache: number;
+  peakRssMb: number;
+  tensors: { before: number; after: number };
+  steps: number;
+  machine: { cores: number; loadAverage: number[] };
+  torch: Record<string, unknown>;
+}
+
+Deno.test("deno task bench --steps 1 --json: positive step time, no tensor leak (default backend)", async () => {
+  const name = hasBlas ? "wasm + OpenBLAS" : "plain wasm";
+  const r = okJson<BenchReport>(await runTask(["bench", "--steps", "1", "--json"]));
+  assert.equal(r.backend, "wasm");
+  assert.equal(r.blas !== null, hasBlas, `${name}: blas ${r.blas}`);
+  if (r.blas !== null) assert.match(r.blas, /OpenBLAS/);
+  assert.equal(r.steps, 4, "one step per round, four rounds");
+  for (const key of ["trainStepMs", "trainStepMsNegProb"] as const) {
+    assert.ok(r[key] > 0 && r[key] < 60_000, `${name}: ${key} ${r[key]}`);
+  }
+  for (
+    const key of [
+      "tokensPerSecond",
+      "generateTokensPerSecond",
+      "generateTokensPerSecondNoCache",
+    ] as const
+  ) {
+    assert.ok(r[key] > 0 && Number.isFinite(r[key]), `${name}: ${key} ${r[key]}`);
+  }
+  // The cache makes generation faster (by far: the no-cache path recomputes every prefix).
+  assert.ok(
+    r.generateSpeedupFromCache > 1,
+    `${name}: cache speed-up ${r.generateSpeedupFromCache}`,
+  );
+  assert.equal(r.tensors.after, r.tensors.before, `${name}: tensors leak`);
+  assert.ok(r.peakRssMb > 10, `${name}: peak rss ${r.peakRssMb}`);
+  assert.ok(r.machine.cores >= 1);
+  assert.equal(r.torch.skipped, "not requested (--vs-torch)");
+  assertOneLineError(
+    await runTask(["bench", "--steps", "0"]),
+    /bench: --steps must be a positive integer, got 0/,
+  );
+});

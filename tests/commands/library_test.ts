@@ -1,0 +1,73 @@
+// README.md's "As a library" example, run as a user runs it: a fresh process imports mod.ts (by
+// file URL instead of jsr:) and calls lossAndGrad; the printed loss and gradient are checked
+// against the formula computed here in plain JavaScript. Without any permission the same script
+// still works on the cpu backend and says so in one line on stderr.
+import assert from "node:assert/strict";
+import { assertClose, repoRoot, runDeno } from "./_run.ts";
+
+const modUrl = new URL("../../mod.ts", import.meta.url).href;
+
+// The README's example, verbatim apart from the import specifier and the printing line.
+const script = `import { lossAndGrad } from ${JSON.stringify(modUrl)};
+const { loss, gradLogits } = await lossAndGrad({
+  objective: { id: "neg-prob" },
+  logits: [[1, 2, 0.5]],
+  targets: [1],
+});
+console.log(JSON.stringify({ loss, gradLogits }));
+`;
+
+/** neg-prob is f(p) = 1 − p (objectives/neg_prob.ts, paper Eq. 3 at α = 1), token mean. */
+function expected(logits: number[], target: number): { loss: number; grad: number[] } {
+  const max = Math.max(...logits);
+  const exps = logits.map((z) => Math.exp(z - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  const probs = exps.map((e) => e / sum);
+  const p = probs[target]!;
+  // d(1 − p_t)/dz_j = −p_t (1[j = t] − p_j)
+  return { loss: 1 - p, grad: probs.map((pj, j) => -p * ((j === target ? 1 : 0) - pj)) };
+}
+
+async function runScript(permissions: string[]) {
+  const dir = await Deno.makeTempDir({ prefix: "probsft-library-" });
+  try {
+    const file = `${dir}/example.ts`;
+    await Deno.writeTextFile(file, script);
+    // From the script's own folder, as a user's project would run it.
+    return await runDeno(
+      ["run", ...permissions, "--config", `${repoRoot}deno.json`, file],
+      {},
+      dir,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function checkPrinted(stdout: string): void {
+  const printed = JSON.parse(stdout) as { loss: number; gradLogits: number[][] };
+  const want = expected([1, 2, 0.5], 1);
+  assertClose(printed.loss, want.loss, 1e-5, "loss");
+  assert.equal(printed.gradLogits.length, 1);
+  assert.equal(printed.gradLogits[0]!.length, 3);
+  printed.gradLogits[0]!.forEach((g, j) => assertClose(g, want.grad[j]!, 1e-5, `d loss/d z${j}`));
+  // The gradient of a function of the softmax sums to zero over the vocabulary.
+  assertClose(printed.gradLogits[0]!.reduce((a, b) => a + b, 0), 0, 1e-6, "sum of the gradient");
+}
+
+Deno.test("README library example: lossAndGrad from mod.ts in a fresh process (default backend)", async () => {
+  const result = await runScript(["-A"]);
+  assert.equal(result.code, 0, result.stderr);
+  checkPrinted(result.stdout);
+  assert.equal(result.stderr.trim(), "", "nothing on stderr with all permissions");
+});
+
+Deno.test("README library example with no permissions falls back to cpu with a one-line note", async () => {
+  const result = await runScript([]);
+  assert.equal(result.code, 0, result.stderr);
+  checkPrinted(result.stdout);
+  const lines = result.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${result.stderr}`);
+  assert.match(lines[0]!, /^probsft: .*using "cpu"/);
+  assert.ok(!result.stderr.includes("    at "), "no stack trace");
+});
