@@ -6,26 +6,24 @@
 import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import { pgLayer } from "../../cluster/layers.ts";
+import { tinyPreset } from "../_presets.ts";
 
 const admin = Deno.args[0];
 if (admin === undefined) throw new Error("Give the PostgreSQL URL");
 const counts = Deno.args.length > 1 ? Deno.args.slice(1).map(Number) : [1, 2, 3];
-const preset = {
-  name: "cluster-throughput",
+const preset = tinyPreset("cluster-throughput", {
   seeds: [0, 1, 2, 3],
   objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }, {
     id: "thresholded-neg-log-prob",
     params: { tau: 0.2 },
   }],
-  train: { batchSize: 8, checkpointEvery: 8 },
-  evaluation: { batchSize: 16, maxItems: 16 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 96, testItems: 16, samples: 2, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 32, nLayers: 2, nHeads: 2, dMlp: 64 } }],
-    train: { steps: 60 },
-  }],
-};
+  steps: 60,
+  checkpointEvery: 8,
+  testItems: 16,
+  dModel: 32,
+  nLayers: 2,
+  dMlp: 64,
+});
 
 function sql(url: string, text: string) {
   return Effect.runPromise(

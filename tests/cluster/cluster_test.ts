@@ -8,22 +8,17 @@ import assert from "node:assert/strict";
 import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import { pgLayer } from "../../cluster/layers.ts";
+import { tinyPreset } from "../_presets.ts";
 
 const adminUrl = Deno.env.get("PROBSFT_TEST_PG");
 
-const preset = {
-  name: "cluster-test",
+const preset = tinyPreset("cluster-test", {
   seeds: [0, 1],
-  objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }],
-  train: { batchSize: 8, checkpointEvery: 4 },
-  evaluation: { batchSize: 16, maxItems: 8 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 96, testItems: 8, samples: 2, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 24, nLayers: 1, nHeads: 2, dMlp: 48 } }],
-    train: { steps: 48 },
-  }],
-};
+  steps: 48,
+  checkpointEvery: 4,
+  dModel: 24,
+  dMlp: 48,
+});
 
 const decoder = new TextDecoder();
 

@@ -9,6 +9,7 @@ import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import { pgLayer } from "../../cluster/layers.ts";
 import { assertOneLineError, repoRoot, runTask } from "./_run.ts";
+import { tinyPreset } from "../_presets.ts";
 
 const adminUrl = Deno.env.get("PROBSFT_TEST_PG");
 const unreachable = "postgres://x:secret@127.0.0.1:1/db";
@@ -52,19 +53,12 @@ Deno.test("deno task cluster-status and runner: bad flags and an unreachable ser
   assert.ok(!(runner.stdout + runner.stderr).includes("secret"), "the password is not printed");
 });
 
-const preset = {
-  name: "commands-cluster",
-  seeds: [0],
-  objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }],
-  train: { batchSize: 8, checkpointEvery: 2 },
-  evaluation: { batchSize: 16, maxItems: 8 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 64, testItems: 8, samples: 1, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 16, nLayers: 1, nHeads: 2, dMlp: 32 } }],
-    train: { steps: 4 },
-  }],
-};
+const preset = tinyPreset("commands-cluster", {
+  steps: 4,
+  checkpointEvery: 2,
+  sftExamples: 64,
+  samples: 1,
+});
 
 function withDatabase(url: string, statement: string): Promise<unknown> {
   return Effect.runPromise(

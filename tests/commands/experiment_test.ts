@@ -2,20 +2,9 @@
 // the default backend; the run writes results, metrics, report and plots.
 import assert from "node:assert/strict";
 import { assertOneLineError, runTask } from "./_run.ts";
+import { tinyPreset } from "../_presets.ts";
 
-const preset = {
-  name: "commands-test",
-  seeds: [0],
-  objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }],
-  train: { batchSize: 8, checkpointEvery: 3 },
-  evaluation: { batchSize: 16, maxItems: 8 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 96, testItems: 8, samples: 2, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 16, nLayers: 1, nHeads: 2, dMlp: 32 } }],
-    train: { steps: 6 },
-  }],
-};
+const preset = tinyPreset("commands-test", { steps: 6, checkpointEvery: 3 });
 
 interface Cell {
   key: string;
@@ -35,16 +24,8 @@ Deno.test("deno task experiment --preset FILE seeds=[1]: cells, report, metrics 
     const presetPath = `${dir}/tiny.json`;
     await Deno.writeTextFile(presetPath, JSON.stringify(preset));
     const out = `${dir}/out`;
-    const run = await runTask([
-      "experiment",
-      "--preset",
-      presetPath,
-      "--out",
-      out,
-      "--cache",
-      `${dir}/cache`,
-      "seeds=[1]",
-    ]);
+    const args = ["experiment", "--preset", presetPath, "--out", out, "--cache", `${dir}/cache`];
+    const run = await runTask([...args, "seeds=[1]"]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr + run.stdout, /commands-test: 3 cells finished, 0 failed/);
 
@@ -93,16 +74,7 @@ Deno.test("deno task experiment --preset FILE seeds=[1]: cells, report, metrics 
     }
 
     // The same command again resumes: every cell is already finished, nothing changes.
-    const again = await runTask([
-      "experiment",
-      "--preset",
-      presetPath,
-      "--out",
-      out,
-      "--cache",
-      `${dir}/cache`,
-      "seeds=[1]",
-    ]);
+    const again = await runTask([...args, "seeds=[1]"]);
     assert.equal(again.code, 0, again.stderr);
     const rerun = JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as { cells: Cell[] };
     assert.deepEqual(

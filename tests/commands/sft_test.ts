@@ -54,22 +54,9 @@ Deno.test("deno task sft fine-tunes the tiny Llama on conversations and writes a
     // A byte-order mark and CRLF line ends, as a Windows editor saves the file.
     await Deno.writeTextFile(data, "\uFEFF" + conversations(20));
     const out = `${dir}/run`;
-    const first = await sft(
-      "--model",
-      llama,
-      "--data",
-      data,
-      "--out",
-      out,
-      "--objective",
-      "neg-prob",
-      "--steps",
-      "12",
-      "--batch-size",
-      "4",
-      "--lr",
-      "3e-3",
-    );
+    const args = ["--model", llama, "--data", data, "--out", out, "--objective", "neg-prob"];
+    const recipe = ["--steps", "12", "--batch-size", "4", "--lr", "3e-3"];
+    const first = await sft(...args, ...recipe);
     assert.equal(first.code, 0, first.stderr + first.stdout);
     assert.match(first.stdout + first.stderr, /format messages \(detected\)/);
     assert.match(first.stdout + first.stderr, /fine-tuned model: .*\/run\/model/);
@@ -116,22 +103,7 @@ Deno.test("deno task sft fine-tunes the tiny Llama on conversations and writes a
     }
 
     // A rerun of the finished run trains nothing and keeps the folder.
-    const again = await sft(
-      "--model",
-      llama,
-      "--data",
-      data,
-      "--out",
-      out,
-      "--objective",
-      "neg-prob",
-      "--steps",
-      "12",
-      "--batch-size",
-      "4",
-      "--lr",
-      "3e-3",
-    );
+    const again = await sft(...args, ...recipe);
     assert.equal(again.code, 0, again.stderr);
     assert.ok(!/step \d+\/12/.test(again.stdout), again.stdout);
     assert.ok((await Deno.stat(`${out}/model/model.safetensors`)).isFile);

@@ -1,20 +1,9 @@
 // Killing `deno task experiment` with SIGKILL mid-run and rerunning the same command gives the
 // same results.json scores as an uninterrupted run.
 import assert from "node:assert/strict";
+import { tinyPreset } from "../_presets.ts";
 
-const preset = {
-  name: "kill-test",
-  seeds: [0],
-  objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }],
-  train: { batchSize: 8, checkpointEvery: 3 },
-  evaluation: { batchSize: 16, maxItems: 8 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 96, testItems: 8, samples: 2, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 16, nLayers: 1, nHeads: 2, dMlp: 32 } }],
-    train: { steps: 12 },
-  }],
-};
+const preset = tinyPreset("kill-test", { steps: 12, checkpointEvery: 3 });
 
 function experiment(presetPath: string, out: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {

@@ -6,23 +6,17 @@ import { makeRegistry } from "../../core/registry.ts";
 import { type ExperimentResults, runExperiment } from "../../core/runner.ts";
 import { builtins } from "../../plugins/builtins.ts";
 import * as tf from "@tensorflow/tfjs";
+import { tinyPreset } from "../_presets.ts";
 
 const registry = Effect.runSync(makeRegistry([builtins]));
 const quiet = { cell() {}, step() {}, log() {} };
 
-const tiny: ExperimentConfig = {
-  name: "tiny",
+const tiny: ExperimentConfig = tinyPreset("tiny", {
   seeds: [0, 1],
-  objectives: [{ id: "neg-log-prob" }, { id: "neg-prob" }],
-  train: { batchSize: 8, checkpointEvery: 2 },
-  evaluation: { batchSize: 16, maxItems: 8 },
-  domains: [{
-    id: "math",
-    params: { sftExamples: 64, testItems: 8, samples: 2, corpusDocuments: 16 },
-    backbones: [{ id: "transformer", params: { dModel: 16, nLayers: 1, nHeads: 2, dMlp: 32 } }],
-    train: { steps: 5 },
-  }],
-};
+  steps: 5,
+  checkpointEvery: 2,
+  sftExamples: 64,
+});
 
 function run(config: ExperimentConfig, out: string) {
   return Effect.runPromise(
