@@ -383,7 +383,8 @@ export class HfTokenizer implements SavableTokenizer {
   }
 
   /**
-   * Text of ids, special tokens dropped.
+   * Text of ids, special tokens dropped, with transformers' space clean-up (`" ."` → `"."`, …)
+   * when `tokenizer_config.json` sets `clean_up_tokenization_spaces` (its default is false).
    *
    * @param ids Token ids.
    * @returns The text.
@@ -392,7 +393,7 @@ export class HfTokenizer implements SavableTokenizer {
     if (ids.length === 0) return "";
     return this.#impl.decode([...ids], {
       skip_special_tokens: true,
-      clean_up_tokenization_spaces: false,
+      clean_up_tokenization_spaces: this.#files.config.clean_up_tokenization_spaces === true,
     });
   }
 

