@@ -12,6 +12,8 @@
  *
  * @module
  */
+// Starts the default tensor backend, so that this entry works with no set-up call.
+import "../core/tensor.ts";
 import type { Objective } from "../core/plugin.ts";
 import { anchored } from "./anchored.ts";
 import { deft } from "./deft.ts";

@@ -3,4 +3,6 @@
  *
  * @module
  */
+// Starts the default tensor backend, so that this entry works with no set-up call.
+import "../core/tensor.ts";
 export * from "./builtins.ts";

@@ -71,3 +71,32 @@ Deno.test("README library example with no permissions falls back to cpu with a o
   assert.match(lines[0]!, /^probsft: .*using "cpu"/);
   assert.ok(!result.stderr.includes("    at "), "no stack trace");
 });
+
+Deno.test("every library entry works with no set-up call: backbones' loadHf, generate and saveHf", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "probsft-library-" });
+  try {
+    const entry = new URL("../../backbones/mod.ts", import.meta.url).href;
+    const file = `${dir}/round_trip.ts`;
+    await Deno.writeTextFile(
+      file,
+      `import { Effect } from "effect";
+import { loadHf, saveHf } from ${JSON.stringify(entry)};
+const model = await Effect.runPromise(loadHf(${
+        JSON.stringify(`${repoRoot}tests/fixtures/hf/llama`)
+      }));
+const [out] = await model.generate([[1, 5, 6]], { maxNewTokens: 3 });
+await saveHf(model, ${JSON.stringify(`${dir}/copy`)});
+const again = await Effect.runPromise(loadHf(${JSON.stringify(`${dir}/copy`)}));
+const [back] = await again.generate([[1, 5, 6]], { maxNewTokens: 3 });
+console.log(JSON.stringify({ out: out.tokenIds, back: back.tokenIds }));
+`,
+    );
+    const result = await runDeno(["run", "-A", "--config", `${repoRoot}deno.json`, file], {}, dir);
+    assert.equal(result.code, 0, result.stderr);
+    const printed = JSON.parse(result.stdout) as { out: number[]; back: number[] };
+    assert.ok(printed.out.length > 0);
+    assert.deepEqual(printed.back, printed.out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
