@@ -80,6 +80,7 @@ Deno.test("every library entry works with no set-up call: backbones' loadHf, gen
     await Deno.writeTextFile(
       file,
       `import { Effect } from "effect";
+import * as tf from "@tensorflow/tfjs";
 import { loadHf, saveHf } from ${JSON.stringify(entry)};
 const model = await Effect.runPromise(loadHf(${
         JSON.stringify(`${repoRoot}tests/fixtures/hf/llama`)
@@ -88,12 +89,15 @@ const [out] = await model.generate([[1, 5, 6]], { maxNewTokens: 3 });
 await saveHf(model, ${JSON.stringify(`${dir}/copy`)});
 const again = await Effect.runPromise(loadHf(${JSON.stringify(`${dir}/copy`)}));
 const [back] = await again.generate([[1, 5, 6]], { maxNewTokens: 3 });
-console.log(JSON.stringify({ out: out.tokenIds, back: back.tokenIds }));
+console.log(JSON.stringify({ out: out.tokenIds, back: back.tokenIds, backend: tf.getBackend() }));
 `,
     );
     const result = await runDeno(["run", "-A", "--config", `${repoRoot}deno.json`, file], {}, dir);
     assert.equal(result.code, 0, result.stderr);
-    const printed = JSON.parse(result.stdout) as { out: number[]; back: number[] };
+    const printed = JSON.parse(result.stdout) as { out: number[]; back: number[]; backend: string };
+    // The default backend, started by the entry itself (not tfjs's cpu fallback and its banner).
+    assert.equal(printed.backend, "wasm");
+    assert.equal(result.stderr.trim(), "");
     assert.ok(printed.out.length > 0);
     assert.deepEqual(printed.back, printed.out);
   } finally {
