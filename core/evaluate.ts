@@ -49,15 +49,29 @@ function decodeSet(
   return Effect.gen(function* () {
     const examples = set.examples.slice(0, options.maxItems ?? set.examples.length);
     const samples = decoding.temperature > 0 ? (options.samples ?? decoding.samples) : 1;
+    const encoded = examples.map((e) => encodeQuery(model.tokenizer, e.prompt, e.messages));
+    // New tokens are capped by the room the set's longest prompt leaves in the context (the same
+    // cap for every item, whatever the batching), as lm-eval caps max_gen_toks.
+    const longest = encoded.reduce((m, ids, i) => (ids.length > encoded[m]!.length ? i : m), 0);
+    const room = model.contextLength - (encoded[longest]?.length ?? 0);
+    if (room < 1) {
+      return yield* new PluginError({
+        message: `Item ${examples[longest]!.id} of ${set.name} is ${
+          encoded[longest]!.length
+        } tokens long: no room for an answer in the model's context of ${model.contextLength}`,
+        plugin: set.name,
+      });
+    }
+    const maxNewTokens = Math.min(decoding.maxNewTokens, room);
     let total = 0;
     for (let s = 0; s < samples; s++) {
       for (let start = 0; start < examples.length; start += options.batchSize) {
         const chunk = examples.slice(start, start + options.batchSize);
-        const prompts = chunk.map((e) => encodeQuery(model.tokenizer, e.prompt, e.messages));
+        const prompts = encoded.slice(start, start + options.batchSize);
         const generations = yield* Effect.tryPromise({
           try: () =>
             model.generate(prompts, {
-              maxNewTokens: decoding.maxNewTokens,
+              maxNewTokens,
               temperature: decoding.temperature,
               ...(decoding.topP !== undefined ? { topP: decoding.topP } : {}),
               ...(decoding.stop !== undefined ? { stop: decoding.stop } : {}),
