@@ -244,8 +244,8 @@ export class Transformer implements LanguageModel, StepModel {
    * @param positions `[batch, time]` int32 positions.
    * @param mask Additive mask `[batch | 1, 1, time, past + time]`.
    * @param past Cached keys and values, or none.
-   * @param lastOnly Only compute the logits of the last position.
-   * @returns Logits and the keys and values of all positions.
+   * @param lastOnly Only keep the last position's hidden state.
+   * @returns Final hidden states (after the last norm) and the keys and values of all positions.
    */
   forward(
     tokens: tf.Tensor,
@@ -253,7 +253,7 @@ export class Transformer implements LanguageModel, StepModel {
     mask: tf.Tensor,
     past: ReadonlyArray<LayerCache> | undefined,
     lastOnly: boolean,
-  ): { logits: tf.Tensor; present: LayerCache[] } {
+  ): { hidden: tf.Tensor; present: LayerCache[] } {
     const c = this.config;
     const present: LayerCache[] = [];
     let h: tf.Tensor;
@@ -327,12 +327,45 @@ export class Transformer implements LanguageModel, StepModel {
       if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
       h = rmsNorm(h, this.#w("model.norm.weight"), c.normEps);
     }
-    const head = c.tieEmbeddings
+    return { hidden: h, present };
+  }
+
+  /**
+   * The LM head as a `[dModel, vocab]` matrix (the transposed token embedding when tied), on the
+   * gradient path to the weights: logits = hidden · head. Call inside `tf.tidy`.
+   *
+   * @returns The head weight.
+   */
+  headWeight(): tf.Tensor2D {
+    const c = this.config;
+    return (c.tieEmbeddings
       ? tf.transpose(
         this.#w(c.family === "gpt2" ? "transformer.wte.weight" : "model.embed_tokens.weight"),
       )
-      : this.#w("lm_head.weight");
-    return { logits: linear(h, head), present };
+      : this.#w("lm_head.weight")) as tf.Tensor2D;
+  }
+
+  /**
+   * Final hidden states `[batch, time, dModel]` (after the last norm) of int32 tokens
+   * `[batch, time]` at positions 0…time−1, so that a loss can apply the head chunk by chunk.
+   * Synchronous and tidy-safe.
+   *
+   * @param tokens `[batch, time]` int32 ids.
+   * @returns The hidden states.
+   */
+  hidden(tokens: tf.Tensor2D): tf.Tensor3D {
+    const [batch, time] = tokens.shape;
+    if (time > this.config.contextLength) {
+      throw new RangeError(
+        `Sequence of ${time} tokens exceeds the context length ${this.config.contextLength}`,
+      );
+    }
+    return tf.tidy(() => {
+      const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
+      const mask = attentionMask(time, time, [0]);
+      return this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false)
+        .hidden as tf.Tensor3D;
+    });
   }
 
   /**
@@ -352,8 +385,8 @@ export class Transformer implements LanguageModel, StepModel {
     return tf.tidy(() => {
       const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
       const mask = attentionMask(time, time, [0]);
-      return this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false)
-        .logits as tf.Tensor3D;
+      const { hidden } = this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false);
+      return linear(hidden, this.headWeight()) as tf.Tensor3D;
     });
   }
 
@@ -381,7 +414,8 @@ export class Transformer implements LanguageModel, StepModel {
       const ids = tf.tensor2d(tokens.map((r) => [...r]), [batch, time], "int32");
       const pos = tf.tensor2d(positions.map((r) => [...r]), [batch, time], "int32");
       const mask = attentionMask(time, pastLength + time, firstKey);
-      const { logits, present } = this.forward(ids, pos, mask, past, true);
+      const { hidden, present } = this.forward(ids, pos, mask, past, true);
+      const logits = linear(hidden, this.headWeight());
       return [
         tf.reshape(logits, [batch, this.config.vocabSize]),
         ...present.flatMap((layer) => [layer.k, layer.v]),

@@ -232,10 +232,13 @@ function runCell(
               } target tokens are supervised (completion-only loss)`,
             );
           }
+          // The probe and evaluation hold no more rows at once than a training micro-batch.
+          const micro = cell.train.microBatchSize ?? Infinity;
+          const rowsPerPass = Math.min(64, micro);
           const probeKey = `${cell.group}#${cell.seed}`;
           let probed = probes.get(probeKey);
           if (probed === undefined) {
-            probed = probe(model, pairs.slice(0, probeItems));
+            probed = probe(model, pairs.slice(0, probeItems), rowsPerPass);
             probes.set(probeKey, probed);
           }
           const before = probed;
@@ -243,7 +246,7 @@ function runCell(
           let meanPAfter = before.result.meanP;
           if (cell.objective && cell.objectivePart) {
             training = yield* trainCell(cell, context, model, pairs, before.sorted);
-            meanPAfter = probe(model, pairs.slice(0, probeItems)).result.meanP;
+            meanPAfter = probe(model, pairs.slice(0, probeItems), rowsPerPass).result.meanP;
             if (cell.saveModel) {
               const dir = `${context.out}/models/${cell.key}`;
               yield* Effect.tryPromise({ try: () => model.save(dir), catch: outputFailure });
@@ -251,7 +254,7 @@ function runCell(
             }
           }
           const scores = yield* evaluate(model, fixed.benchmarks, scorers, {
-            batchSize: cell.evaluation.batchSize ?? 64,
+            batchSize: Math.min(cell.evaluation.batchSize ?? 64, micro),
             ...(cell.evaluation.maxItems !== undefined
               ? { maxItems: cell.evaluation.maxItems }
               : {}),

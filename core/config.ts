@@ -31,6 +31,9 @@ const TrainFields = Schema.Struct({
   clipNorm: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))),
   checkpointEvery: Schema.optionalKey(positiveInt),
   maxSkippedShare: Schema.optionalKey(unit),
+  microBatchSize: Schema.optionalKey(positiveInt),
+  lossAggregation: Schema.optionalKey(Schema.Literals(["micro-batch-mean", "token-mean"])),
+  lossChunkPositions: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
 });
 
 const EvaluationFields = Schema.Struct({
@@ -99,6 +102,18 @@ export interface TrainConfig {
    * cell stops with an error instead of reporting a broken model. In [0, 1]. @default 0.1
    */
   readonly maxSkippedShare?: number;
+  /**
+   * Sequences per forward/backward pass; a step accumulates the gradients of
+   * ⌈batchSize / microBatchSize⌉ micro-batches. @default batchSize
+   */
+  readonly microBatchSize?: number;
+  /**
+   * `micro-batch-mean` (the official code's mean of per-micro-batch token means) or `token-mean`
+   * (one token mean over the step). @default "micro-batch-mean"
+   */
+  readonly lossAggregation?: "micro-batch-mean" | "token-mean";
+  /** Positions per chunk of the LM head and loss; 0 never chunks. @default automatic */
+  readonly lossChunkPositions?: number;
 }
 
 /** Evaluation settings. */

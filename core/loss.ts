@@ -32,21 +32,49 @@ export interface TokenViewInput {
 }
 
 /**
- * log p of each target token: `logits[target] − logsumexp(logits)`, in fp32. The target logit is
- * read through a one-hot product, which has a gradient on every backend (wasm lacks the gather
- * gradient).
+ * The logit of each target token, `logits[b, t, targets[b, t]]`, read by a gather (no
+ * `[batch, time, vocab]` one-hot in the forward pass) with its own gradient (the wasm backend
+ * has no gather gradient): d/dlogits = one-hot(target) · dy.
+ *
+ * @param logits `[batch, time, vocab]`.
+ * @param targets `[batch, time]` int32.
+ * @returns `[batch, time]`.
+ */
+export function targetLogit(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+  const [batch, time, vocab] = logits.shape;
+  const positions = batch * time;
+  const ids = tf.reshape(tf.cast(targets, "int32"), [positions]);
+  const read = tf.customGrad(
+    ((z: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([ids]);
+      const flat = tf.add(
+        tf.mul(tf.range(0, positions, 1, "int32"), tf.scalar(vocab, "int32")),
+        ids,
+      );
+      return {
+        value: tf.reshape(tf.gather(tf.reshape(z, [positions * vocab]), flat), [batch, time]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.mul(
+            tf.reshape(tf.oneHot(saved[0]!, vocab), [batch, time, vocab]),
+            tf.expandDims(dy, -1),
+          ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return read(logits) as tf.Tensor2D;
+}
+
+/**
+ * log p of each target token: `logits[target] − logsumexp(logits)`, in fp32.
  *
  * @param logits `[batch, time, vocab]`.
  * @param targets `[batch, time]` int32.
  * @returns `[batch, time]`.
  */
 export function targetLogProb(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const vocab = logits.shape[2];
-    const oneHot = tf.oneHot(tf.cast(targets, "int32"), vocab);
-    const targetLogit = tf.sum(tf.mul(logits, oneHot), -1);
-    return tf.sub(targetLogit, tf.logSumExp(logits, -1)) as tf.Tensor2D;
-  });
+  return tf.tidy(() =>
+    tf.sub(targetLogit(logits, targets), tf.logSumExp(logits, -1)) as tf.Tensor2D
+  );
 }
 
 /**
@@ -85,6 +113,24 @@ export interface Reduced {
   readonly maskedShare: tf.Scalar;
   /** Number of supervised tokens. */
   readonly tokens: tf.Scalar;
+  /** The numerator of {@link Reduced.loss}: Σ loss · gate over supervised tokens (differentiable). */
+  readonly sum: tf.Scalar;
+  /** The denominator of {@link Reduced.loss} without ε: the kept-token count (a constant). */
+  readonly kept: tf.Scalar;
+}
+
+/** The sums a batch (or a chunk of its positions) contributes to {@link Reduced}. */
+export interface TokenSums {
+  /** Σ loss · gate over supervised tokens (differentiable). */
+  readonly sum: tf.Scalar;
+  /** Σ gate over supervised tokens (no gradient). */
+  readonly kept: tf.Scalar;
+  /** Σ mask. */
+  readonly tokens: tf.Scalar;
+  /** Σ −log p · mask (no gradient). */
+  readonly nllSum: tf.Scalar;
+  /** Σ p · mask (no gradient). */
+  readonly pSum: tf.Scalar;
 }
 
 /**
@@ -114,6 +160,54 @@ export function checkPerToken(out: PerTokenLoss, shape: ReadonlyArray<number>, i
 }
 
 /**
+ * The sums of the one reduction over a view (a batch, or a chunk of its positions): an
+ * objective's per-token loss masked, gated and summed, with the counts and diagnostic sums.
+ *
+ * @param objective The objective.
+ * @param params Its decoded params.
+ * @param view The token view.
+ * @returns The sums (tensors of the enclosing tidy scope).
+ */
+export function tokenSums<P>(objective: Objective<P>, params: P, view: TokenView): TokenSums {
+  const out = objective.perToken(view, params);
+  checkPerToken(out, view.mask.shape, objective.id);
+  const mask = tf.cast(view.mask, "float32");
+  const gate = out.keep === undefined ? mask : tf.mul(mask, stopGradient(out.keep));
+  // where() rather than a product, so that an infinite loss on a masked token cannot give NaN.
+  // The condition goes through step() (gate > 0 ? 1 : 0), which has a registered gradient:
+  // tf.greater has none, so a gate computed from the logits would break backpropagation.
+  const masked = tf.where(tf.cast(tf.step(gate), "bool"), out.loss, tf.zerosLike(out.loss));
+  const logP = stopGradient(view.logProbTarget);
+  return {
+    sum: tf.sum(tf.mul(masked, gate)) as tf.Scalar,
+    kept: stopGradient(tf.sum(gate)) as tf.Scalar,
+    tokens: tf.sum(mask) as tf.Scalar,
+    nllSum: tf.sum(tf.mul(tf.neg(logP), mask)) as tf.Scalar,
+    pSum: tf.sum(tf.mul(tf.exp(logP), mask)) as tf.Scalar,
+  };
+}
+
+/**
+ * The reduced loss and diagnostics from sums: `loss = sum / (kept + 1e-8)`, NLL and mean p over
+ * supervised tokens, the share of them the gate dropped.
+ *
+ * @param sums The sums of a batch.
+ * @returns The reduced loss and diagnostics.
+ */
+export function fromSums(sums: TokenSums): Reduced {
+  const denom = tf.add(sums.tokens, denominatorEpsilon);
+  return {
+    loss: tf.div(sums.sum, tf.add(sums.kept, denominatorEpsilon)) as tf.Scalar,
+    nll: tf.div(sums.nllSum, denom) as tf.Scalar,
+    meanP: tf.div(sums.pSum, denom) as tf.Scalar,
+    maskedShare: tf.div(tf.sub(sums.tokens, sums.kept), tf.maximum(sums.tokens, 1)) as tf.Scalar,
+    tokens: sums.tokens,
+    sum: sums.sum,
+    kept: sums.kept,
+  };
+}
+
+/**
  * The one reduction: masks, gates and token-averages an objective's per-token loss.
  *
  * @param objective The objective.
@@ -122,23 +216,7 @@ export function checkPerToken(out: PerTokenLoss, shape: ReadonlyArray<number>, i
  * @returns The loss and diagnostics (tensors of the enclosing tidy scope).
  */
 export function reduce<P>(objective: Objective<P>, params: P, view: TokenView): Reduced {
-  const out = objective.perToken(view, params);
-  checkPerToken(out, view.mask.shape, objective.id);
-  const mask = tf.cast(view.mask, "float32");
-  const gate = out.keep === undefined ? mask : tf.mul(mask, stopGradient(out.keep));
-  const kept = tf.sum(gate);
-  // where() rather than a product, so that an infinite loss on a masked token cannot give NaN.
-  // The condition goes through step() (gate > 0 ? 1 : 0), which has a registered gradient:
-  // tf.greater has none, so a gate computed from the logits would break backpropagation.
-  const masked = tf.where(tf.cast(tf.step(gate), "bool"), out.loss, tf.zerosLike(out.loss));
-  const loss = tf.div(tf.sum(tf.mul(masked, gate)), tf.add(kept, denominatorEpsilon)) as tf.Scalar;
-  const tokens = tf.sum(mask) as tf.Scalar;
-  const denom = tf.add(tokens, denominatorEpsilon);
-  const logP = stopGradient(view.logProbTarget);
-  const nll = tf.div(tf.sum(tf.mul(tf.neg(logP), mask)), denom) as tf.Scalar;
-  const meanP = tf.div(tf.sum(tf.mul(tf.exp(logP), mask)), denom) as tf.Scalar;
-  const maskedShare = tf.div(tf.sub(tokens, kept), tf.maximum(tokens, 1)) as tf.Scalar;
-  return { loss, nll, meanP, maskedShare, tokens };
+  return fromSums(tokenSums(objective, params, view));
 }
 
 /** Input of {@link lossAndGradOf}: one sequence, logits as plain numbers. */

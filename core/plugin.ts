@@ -182,6 +182,13 @@ export interface LanguageModel {
   readonly variables: ReadonlyArray<tf.Variable>;
   /** Logits `[batch, time, vocab]` of int32 tokens `[batch, time]`; synchronous, tidy-safe. */
   logits(tokens: tf.Tensor2D): tf.Tensor3D;
+  /**
+   * Final hidden states `[batch, time, d]` such that logits = hidden · {@link headWeight}; with
+   * both, the loss applies the head chunk by chunk and never holds `[batch, time, vocab]`.
+   */
+  hidden?(tokens: tf.Tensor2D): tf.Tensor3D;
+  /** The LM head `[d, vocab]`, on the gradient path to the weights (see {@link hidden}). */
+  headWeight?(): tf.Tensor2D;
   /** Batched decoding with a key/value cache. */
   generate(
     prompts: ReadonlyArray<ReadonlyArray<number>>,

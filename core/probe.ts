@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { targetLogProb } from "./loss.ts";
+import { defaultChunkPositions, targetLogProbs } from "./batch_loss.ts";
 import type { BaseStatistics, LanguageModel } from "./plugin.ts";
 import { type EncodedPair, makeBatch } from "./sft_batches.ts";
 
@@ -77,7 +77,8 @@ export function targetProbabilities(
     const p = tf.tidy(() => {
       const inputs = tf.tensor2d(batch.inputs, [batch.batch, batch.time], "int32");
       const targets = tf.tensor2d(batch.targets, [batch.batch, batch.time], "int32");
-      return tf.exp(targetLogProb(model.logits(inputs), targets)).dataSync();
+      const chunk = defaultChunkPositions(batch.batch * batch.time, model.vocabSize);
+      return tf.exp(targetLogProbs(model, inputs, targets, chunk)).dataSync();
     });
     batch.mask.forEach((m, i) => {
       if (m > 0) out.push(p[i]!);
@@ -157,13 +158,16 @@ export function placeOnContinuum(
  *
  * @param model The base model.
  * @param pairs The tokenized SFT pairs.
+ * @param batchSize Rows per forward pass (the training micro-batch, so the probe never holds
+ *   more than training does). @default 64
  * @returns Figures, placement and the sorted probabilities (for percentile thresholds).
  */
 export function probe(
   model: LanguageModel,
   pairs: ReadonlyArray<EncodedPair>,
+  batchSize = 64,
 ): { readonly result: ProbeResult; readonly sorted: Float32Array } {
-  const sorted = targetProbabilities(model, pairs);
+  const sorted = targetProbabilities(model, pairs, batchSize);
   let sum = 0;
   let above = 0;
   for (const p of sorted) {

@@ -12,7 +12,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { CheckpointError, OutputError, PluginError } from "./errors.ts";
-import { makeTokenView, reduce } from "./loss.ts";
+import { batchLoss, defaultChunkPositions } from "./batch_loss.ts";
+import { denominatorEpsilon } from "./loss.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
 import type { LanguageModel, Objective } from "./plugin.ts";
 import { mixSeed, shuffled } from "./random.ts";
@@ -44,7 +45,28 @@ export interface TrainSettings {
    * stops with an error. @default 0.1
    */
   readonly maxSkippedShare?: number;
+  /**
+   * Sequences per forward/backward pass: a step of `batchSize` sequences runs as
+   * ⌈batchSize / microBatchSize⌉ micro-batches whose gradients are accumulated before one
+   * optimizer step (gradient accumulation). @default batchSize (no accumulation)
+   */
+  readonly microBatchSize?: number;
+  /**
+   * How micro-batch losses combine: `micro-batch-mean`, the mean over micro-batches of each
+   * micro-batch's token mean (the official code's semantics, paper.md §2.3), or `token-mean`, one
+   * token mean over the whole step (equal to the unaccumulated step for any split).
+   * @default "micro-batch-mean"
+   */
+  readonly lossAggregation?: LossAggregation;
+  /**
+   * Positions per chunk of the LM head and loss (core/batch_loss.ts); 0 never chunks.
+   * @default {@link defaultChunkPositions}
+   */
+  readonly lossChunkPositions?: number;
 }
+
+/** How the losses of a step's micro-batches combine (see {@link TrainSettings}). */
+export type LossAggregation = "micro-batch-mean" | "token-mean";
 
 /** The default of {@link TrainSettings.maxSkippedShare}. */
 export const defaultMaxSkippedShare = 0.1;
@@ -154,61 +176,71 @@ function trainStep(
   step: number,
 ): StepMetrics {
   const started = performance.now();
-  const pairs = batchPairs(job.pairs, job.settings.batchSize, job.seed, step);
-  const batch = makeBatch(pairs, job.model.tokenizer.padId);
+  const settings = job.settings;
+  const pairs = batchPairs(job.pairs, settings.batchSize, job.seed, step);
+  const microSize = Math.max(1, Math.min(settings.microBatchSize ?? pairs.length, pairs.length));
+  const micro: ReturnType<typeof makeBatch>[] = [];
+  for (let k = 0; k < pairs.length; k += microSize) {
+    micro.push(makeBatch(pairs.slice(k, k + microSize), job.model.tokenizer.padId));
+  }
+  const tokenMean = (settings.lossAggregation ?? "micro-batch-mean") === "token-mean";
   const learningRate = cosineLearningRate(step, {
-    peak: job.settings.learningRate,
-    totalSteps: job.settings.steps,
-    warmupRatio: job.settings.warmupRatio,
+    peak: settings.learningRate,
+    totalSteps: settings.steps,
+    warmupRatio: settings.warmupRatio,
   });
-  const needs = job.objective.needs ?? {};
   let values = { loss: NaN, nll: NaN, meanP: NaN, maskedShare: NaN };
   let report = { gradNorm: NaN, skipped: true };
+  let accumulated: tf.Tensor[] | undefined;
+  const diagnostics: tf.Tensor[] = [];
   try {
-    tidyStep();
+    for (const batch of micro) {
+      const { grads, stats } = microStep(job, batch, step, tokenMean ? 1 : micro.length, tokenMean);
+      diagnostics.push(stats);
+      if (accumulated === undefined) accumulated = grads;
+      else {
+        accumulated = accumulated.map((a, k) => {
+          const sum = tf.add(a, grads[k]!);
+          a.dispose();
+          grads[k]!.dispose();
+          return sum;
+        });
+      }
+    }
+    // One device read per step: [loss, nll, meanP, sum, kept, tokens, maskedShare] per
+    // micro-batch.
+    const read = tf.tidy(() => tf.stack(diagnostics).dataSync() as Float32Array);
+    const rows = Array.from({ length: micro.length }, (_, k) => read.subarray(7 * k, 7 * k + 7));
+    const total = (column: number) => rows.reduce((a, r) => a + r[column]!, 0);
+    const [sum, kept, tokens] = [total(3), total(4), total(5)];
+    if (micro.length === 1) {
+      const [loss, nll, meanP, , , , maskedShare] = rows[0]!;
+      values = { loss: loss!, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
+    } else {
+      const weighted = (column: number) =>
+        rows.reduce((a, r) => a + r[column]! * r[5]!, 0) / (tokens + denominatorEpsilon);
+      values = {
+        loss: tokenMean ? sum / (kept + denominatorEpsilon) : total(0) / micro.length,
+        nll: weighted(1),
+        meanP: weighted(2),
+        maskedShare: (tokens - kept) / Math.max(tokens, 1),
+      };
+    }
+    if (Number.isFinite(values.loss)) {
+      const grads = tokenMean
+        ? tf.tidy(() => accumulated!.map((g) => tf.div(g, kept + denominatorEpsilon)))
+        : accumulated!;
+      report = optimizer.apply(grads, learningRate);
+      if (grads !== accumulated) tf.dispose(grads);
+    }
   } catch (error) {
     _disposeStaleTape();
     throw error;
-  }
-  function tidyStep(): void {
-    tf.tidy(() => {
-      const inputs = tf.tensor2d(batch.inputs, [batch.batch, batch.time], "int32");
-      const targets = tf.tensor2d(batch.targets, [batch.batch, batch.time], "int32");
-      const mask = tf.tensor2d(batch.mask, [batch.batch, batch.time], "float32");
-      const referenceLogits = needs.referenceLogits && job.reference
-        ? job.reference.logits(inputs)
-        : undefined;
-      let diagnostics: tf.Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = job.model.logits(inputs);
-        const view = makeTokenView({
-          logits,
-          targets,
-          mask,
-          seed: mixSeed(job.seed, step, 17),
-          ...(referenceLogits ? { referenceLogits } : {}),
-        }, needs);
-        const reduced = reduce(job.objective, job.params, view);
-        // One read per step for the loss and the diagnostics together.
-        diagnostics = tf.keep(
-          tf.stack([reduced.loss, reduced.nll, reduced.meanP, reduced.maskedShare]),
-        );
-        return reduced.loss;
-      }, [...job.model.variables]);
-      value.dispose();
-      const [loss, nll, meanP, maskedShare] = diagnostics!.dataSync() as Float32Array;
-      diagnostics!.dispose();
-      if (Number.isFinite(loss!)) {
-        const ordered = job.model.variables.map((v) => grads[v.name]!);
-        report = optimizer.apply(ordered, learningRate);
-      } else {
-        report = { gradNorm: NaN, skipped: true };
-      }
-      values = { loss: loss!, nll: nll!, meanP: meanP!, maskedShare: maskedShare! };
-    });
+  } finally {
+    tf.dispose([...(accumulated ?? []), ...diagnostics]);
   }
   const seconds = (performance.now() - started) / 1000;
-  const tokens = batch.mask.reduce((a, b) => a + b, 0);
+  const tokens = micro.reduce((n, b) => n + b.mask.reduce((a, x) => a + x, 0), 0);
   return {
     step: step + 1,
     ...values,
@@ -217,6 +249,54 @@ function trainStep(
     skipped: report.skipped,
     tokensPerSecond: tokens / Math.max(seconds, 1e-9),
   };
+}
+
+/**
+ * The gradients of one micro-batch: of its token-mean loss divided by `divisor`, or of its loss
+ * sum (`token-mean` aggregation, scaled by the step's kept-token count afterwards), in the order
+ * of the model's variables, and its statistics `[loss, nll, meanP, sum, kept, tokens,
+ * maskedShare]`.
+ */
+function microStep(
+  job: TrainJob,
+  batch: ReturnType<typeof makeBatch>,
+  step: number,
+  divisor: number,
+  tokenMean: boolean,
+): { grads: tf.Tensor[]; stats: tf.Tensor } {
+  return tf.tidy(() => {
+    const tensors = {
+      inputs: tf.tensor2d(batch.inputs, [batch.batch, batch.time], "int32"),
+      targets: tf.tensor2d(batch.targets, [batch.batch, batch.time], "int32"),
+      mask: tf.tensor2d(batch.mask, [batch.batch, batch.time], "float32"),
+    };
+    let stats: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const reduced = batchLoss(job.model, tensors, {
+        objective: job.objective,
+        params: job.params,
+        ...(job.reference ? { reference: job.reference } : {}),
+        seed: mixSeed(job.seed, step, 17),
+        chunkPositions: job.settings.lossChunkPositions ??
+          defaultChunkPositions(batch.batch * batch.time, job.model.vocabSize),
+      });
+      stats = tf.keep(
+        tf.stack([
+          reduced.loss,
+          reduced.nll,
+          reduced.meanP,
+          reduced.sum,
+          reduced.kept,
+          reduced.tokens,
+          reduced.maskedShare,
+        ]),
+      );
+      if (tokenMean) return reduced.sum;
+      return divisor === 1 ? reduced.loss : tf.div(reduced.loss, divisor) as tf.Scalar;
+    }, [...job.model.variables]);
+    value.dispose();
+    return { grads: job.model.variables.map((v) => grads[v.name]!), stats: stats! };
+  });
 }
 
 /**

@@ -1,0 +1,296 @@
+/**
+ * The loss of one (micro-)batch of a model, with the LM head and the loss applied chunk by chunk
+ * of positions when the model exposes its hidden states and head weight
+ * ({@link LanguageModel.hidden}, {@link LanguageModel.headWeight}): no `[batch, time, vocab]`
+ * tensor is ever held, only one `[chunk, vocab]` block at a time, in the forward pass and in the
+ * backward pass (which recomputes each block's logits from the saved hidden states: one more
+ * head product, the price of the memory).
+ *
+ * The value and the gradient equal the unchunked path's (the same sums of the one reduction,
+ * {@link tokenSums}, added over chunks; `loss = Σ sum / (Σ kept + 1e-8)`): an objective's
+ * per-token loss only ever sees the positions of its chunk, with their logits when it declares
+ * `needs.logits` and the frozen model's when it declares `needs.referenceLogits`. A stochastic
+ * objective (one that draws from `view.seed`) draws per chunk, so its draws differ from the
+ * unchunked path's.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  fromSums,
+  makeTokenView,
+  type Reduced,
+  targetLogProb,
+  type TokenSums,
+  tokenSums,
+} from "./loss.ts";
+import { stopGradient } from "./ops.ts";
+import type { LanguageModel, Objective } from "./plugin.ts";
+
+/** The float32 logits a loss chunk may hold by default, in bytes (128 MiB). */
+export const defaultChunkBytes = 128 * 1024 * 1024;
+
+/**
+ * The default positions per chunk: 0 (unchunked) when a batch's float32 logits fit in
+ * {@link defaultChunkBytes}, else as many positions as fit in it.
+ *
+ * @param positions Positions in the batch (rows × time).
+ * @param vocab The vocabulary size.
+ * @returns Positions per chunk, or 0.
+ */
+export function defaultChunkPositions(positions: number, vocab: number): number {
+  const perPosition = vocab * 4;
+  return positions * perPosition <= defaultChunkBytes
+    ? 0
+    : Math.max(1, Math.floor(defaultChunkBytes / perPosition));
+}
+
+/** One (micro-)batch as tensors. */
+export interface BatchTensors {
+  /** Inputs `[batch, time]` int32. */
+  readonly inputs: tf.Tensor2D;
+  /** Targets `[batch, time]` int32. */
+  readonly targets: tf.Tensor2D;
+  /** Supervision mask `[batch, time]` float32. */
+  readonly mask: tf.Tensor2D;
+}
+
+/** What {@link batchLoss} needs besides the batch. */
+export interface BatchLossOptions {
+  /** The objective and its decoded params. */
+  readonly objective: Objective<unknown>;
+  readonly params: unknown;
+  /** The frozen base model, for objectives that need reference logits. */
+  readonly reference?: LanguageModel;
+  /** The view's seed. */
+  readonly seed: number;
+  /**
+   * Positions per chunk of the LM head and the loss; 0 (or a model without hidden states)
+   * computes the whole `[batch, time, vocab]` logits at once.
+   */
+  readonly chunkPositions: number;
+}
+
+/** The engine state {@link innerGrads} works around (tfjs-core 4.22). */
+interface TapeState {
+  activeTape: Array<{ saved?: tf.Tensor[] }> | null;
+  gradientDepth: number;
+}
+
+/**
+ * `tf.grads` inside a custom gradient's backward pass. tfjs 4.22 would start a new tape there and
+ * drop the outer one (its `startTape` resets the tape at depth 0, and its clean-up nulls it), so
+ * the inner gradient runs one level deeper on the outer tape, and the nodes it added are removed
+ * and their saved tensors (clones) freed as soon as it is done: one chunk's tensors at a time.
+ */
+function innerGrads(
+  f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor,
+  xs: [tf.Tensor, tf.Tensor],
+  dy: tf.Tensor,
+): tf.Tensor[] {
+  const state = (tf.engine() as unknown as { state: TapeState }).state;
+  const tape = state.activeTape;
+  const depth = state.gradientDepth;
+  const length = tape?.length ?? 0;
+  state.gradientDepth = depth + 1;
+  try {
+    return tf.grads(f as (...args: tf.Tensor[]) => tf.Tensor)(xs, dy);
+  } finally {
+    state.gradientDepth = depth;
+    const added = state.activeTape?.splice(length) ?? [];
+    for (const node of added) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+    state.activeTape = tape;
+  }
+}
+
+function chunkedSums(
+  model: LanguageModel & Required<Pick<LanguageModel, "hidden" | "headWeight">>,
+  batch: BatchTensors,
+  options: BatchLossOptions,
+): TokenSums {
+  const [rows, time] = batch.inputs.shape;
+  const positions = rows * time;
+  const needs = options.objective.needs ?? {};
+  const hidden = model.hidden(batch.inputs);
+  const width = hidden.shape[2];
+  const h = tf.reshape(hidden, [positions, width]) as tf.Tensor2D;
+  const weight = model.headWeight();
+  const targets = tf.reshape(batch.targets, [positions]);
+  const mask = tf.reshape(batch.mask, [positions]);
+  const reference = needs.referenceLogits && options.reference?.hidden &&
+      options.reference.headWeight
+    ? {
+      h: tf.reshape(options.reference.hidden(batch.inputs), [positions, width]),
+      w: options.reference.headWeight(),
+    }
+    : undefined;
+  const size = Math.max(1, Math.floor(options.chunkPositions));
+  const starts: number[] = [];
+  for (let s = 0; s < positions; s += size) starts.push(s);
+  // What the backward pass reads again: saved with the inputs (the forward scope frees the rest).
+  const context = [targets, mask, ...(reference ? [reference.h, reference.w] : [])];
+  // The sums of one chunk of positions, from its hidden states, the head and the context.
+  const chunk = (
+    hc: tf.Tensor,
+    w: tf.Tensor,
+    start: number,
+    [t, m, rh, rw]: tf.Tensor[],
+  ): TokenSums => {
+    const n = hc.shape[0]!;
+    const logits = tf.reshape(tf.matMul(hc, w), [1, n, w.shape[1]!]) as tf.Tensor3D;
+    const slice = (x: tf.Tensor) => tf.reshape(tf.slice(x, [start], [n]), [1, n]) as tf.Tensor2D;
+    const view = makeTokenView({
+      logits,
+      targets: slice(t!),
+      mask: slice(m!),
+      seed: options.seed,
+      ...(rh && rw
+        ? {
+          referenceLogits: tf.reshape(
+            tf.matMul(tf.slice(rh, [start, 0], [n, width]), rw),
+            [1, n, w.shape[1]!],
+          ) as tf.Tensor3D,
+        }
+        : {}),
+    }, needs);
+    return tokenSums(options.objective, options.params, view);
+  };
+  // The forward pass returns the five sums stacked; only the first carries a gradient.
+  const headSums = tf.customGrad(
+    ((hIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([hIn, wIn, ...context]);
+      let totals: tf.Tensor = tf.zeros([5]);
+      for (const start of starts) {
+        const n = Math.min(size, positions - start);
+        const part = tf.tidy(() => {
+          const sums = chunk(tf.slice(hIn, [start, 0], [n, width]), wIn, start, context);
+          return tf.stack([sums.sum, sums.kept, sums.tokens, sums.nllSum, sums.pSum]);
+        });
+        const next = tf.add(totals, part);
+        tf.dispose([totals, part]);
+        totals = next;
+      }
+      return {
+        value: totals,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [hs, ws, ...kept] = saved as [tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
+          const dySum = tf.reshape(tf.slice(dy, [0], [1]), []);
+          const dh: tf.Tensor[] = [];
+          let dw: tf.Tensor = tf.zerosLike(ws);
+          for (const start of starts) {
+            const n = Math.min(size, positions - start);
+            const [gh, gw] = tf.tidy(() => {
+              const hc = tf.slice(hs, [start, 0], [n, width]);
+              return innerGrads((x, y) => chunk(x, y, start, kept).sum, [hc, ws], dySum);
+            });
+            dh.push(gh!);
+            const next = tf.add(dw, gw!);
+            tf.dispose([dw, gw!]);
+            dw = next;
+          }
+          const out = [tf.concat(dh, 0), dw];
+          tf.dispose([...dh, dySum]);
+          return out;
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  const sums = headSums(h, weight);
+  const at = (k: number) => tf.reshape(tf.slice(sums, [k], [1]), []) as tf.Scalar;
+  return {
+    sum: at(0),
+    kept: stopGradient(at(1)) as tf.Scalar,
+    tokens: stopGradient(at(2)) as tf.Scalar,
+    nllSum: stopGradient(at(3)) as tf.Scalar,
+    pSum: stopGradient(at(4)) as tf.Scalar,
+  };
+}
+
+/**
+ * The loss and diagnostics of one (micro-)batch: `model.logits` and the one reduction, or the
+ * same chunk by chunk (see the module documentation). Call inside `tf.tidy` (and inside
+ * `tf.variableGrads` for training).
+ *
+ * @param model The model.
+ * @param batch Inputs, targets and mask.
+ * @param options Objective, params, reference model, seed and chunk size.
+ * @returns The reduced loss, its sum and kept count, and the diagnostics.
+ */
+export function batchLoss(
+  model: LanguageModel,
+  batch: BatchTensors,
+  options: BatchLossOptions,
+): Reduced {
+  const [rows, time] = batch.inputs.shape;
+  const chunked = options.chunkPositions > 0 && options.chunkPositions < rows * time &&
+    model.hidden !== undefined && model.headWeight !== undefined;
+  if (chunked) {
+    return fromSums(
+      chunkedSums(
+        model as LanguageModel & Required<Pick<LanguageModel, "hidden" | "headWeight">>,
+        batch,
+        options,
+      ),
+    );
+  }
+  const needs = options.objective.needs ?? {};
+  const referenceLogits = needs.referenceLogits && options.reference
+    ? options.reference.logits(batch.inputs)
+    : undefined;
+  const view = makeTokenView({
+    logits: model.logits(batch.inputs),
+    targets: batch.targets,
+    mask: batch.mask,
+    seed: options.seed,
+    ...(referenceLogits ? { referenceLogits } : {}),
+  }, needs);
+  return fromSums(tokenSums(options.objective, options.params, view));
+}
+
+/**
+ * log p of each target token `[batch, time]` without a gradient, through the chunked head when
+ * the model has one and `chunkPositions` is positive (one `[chunk, vocab]` block at a time).
+ *
+ * @param model The model.
+ * @param inputs `[batch, time]` int32.
+ * @param targets `[batch, time]` int32.
+ * @param chunkPositions Positions per chunk; 0 computes the whole logits.
+ * @returns `[batch, time]` (a tensor of the enclosing tidy scope).
+ */
+export function targetLogProbs(
+  model: LanguageModel,
+  inputs: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  chunkPositions: number,
+): tf.Tensor2D {
+  const [rows, time] = inputs.shape;
+  const positions = rows * time;
+  if (
+    !(chunkPositions > 0 && chunkPositions < positions && model.hidden && model.headWeight)
+  ) {
+    return targetLogProb(model.logits(inputs), targets);
+  }
+  const hidden = model.hidden(inputs);
+  const width = hidden.shape[2];
+  const h = tf.reshape(hidden, [positions, width]);
+  const w = model.headWeight();
+  const flat = tf.reshape(targets, [positions]);
+  const parts: tf.Tensor[] = [];
+  for (let start = 0; start < positions; start += chunkPositions) {
+    const n = Math.min(chunkPositions, positions - start);
+    parts.push(tf.tidy(() =>
+      tf.reshape(
+        targetLogProb(
+          tf.reshape(tf.matMul(tf.slice(h, [start, 0], [n, width]), w), [
+            1,
+            n,
+            w.shape[1]!,
+          ]) as tf.Tensor3D,
+          tf.reshape(tf.slice(flat, [start], [n]), [1, n]) as tf.Tensor2D,
+        ),
+        [n],
+      )
+    ));
+  }
+  return tf.reshape(tf.concat(parts, 0), [rows, time]) as tf.Tensor2D;
+}
