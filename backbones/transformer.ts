@@ -30,14 +30,21 @@ import {
 import { normals, uniform } from "./random.ts";
 import { generate, type KvCache, type StepModel, type StepOutput } from "./generate.ts";
 import { saveHf } from "./hf_write.ts";
-import { checkConfig, type TransformerConfig, weightSpecs } from "./transformer_config.ts";
+import {
+  checkConfig,
+  transformerActivationBytes,
+  type TransformerConfig,
+  weightSpecs,
+} from "./transformer_config.ts";
 
 export {
   type Activation,
   checkConfig,
   type ConfigOverrides,
   type Family,
+  parameterCount,
   tinyConfig,
+  transformerActivationBytes,
   type TransformerConfig,
   type WeightSpec,
   weightSpecs,
@@ -328,6 +335,18 @@ export class Transformer implements LanguageModel, StepModel {
       h = rmsNorm(h, this.#w("model.norm.weight"), c.normEps);
     }
     return { hidden: h, present };
+  }
+
+  /**
+   * The activations autodiff keeps for a `[rows, time]` batch, in bytes (see
+   * {@link transformerActivationBytes}).
+   *
+   * @param rows Rows of the batch.
+   * @param time Positions per row.
+   * @returns Bytes.
+   */
+  activationBytes(rows: number, time: number): number {
+    return transformerActivationBytes(this.config, rows, time);
   }
 
   /**

@@ -204,3 +204,36 @@ export function weightSpecs(config: TransformerConfig): WeightSpec[] {
   if (!config.tieEmbeddings) add("lm_head.weight", [d, v], "normal", true);
   return specs;
 }
+
+/**
+ * The activations autodiff keeps for a `[rows, time]` batch of a transformer, in bytes
+ * (float32): per layer and position about 12·d (norms, q/k/v, rotary, attention output,
+ * residuals) + 5·d_mlp (MLP projections, activation, product) + 3·heads·time (scores, mask,
+ * softmax), plus the embedding and final norm, and 25% for what tfjs keeps besides. An estimate
+ * for the memory plan (core/memory_plan.ts), not a measurement; the LM head's logits are counted
+ * by the loss.
+ *
+ * @param config The config.
+ * @param rows Rows of the batch.
+ * @param time Positions per row.
+ * @returns Bytes.
+ */
+export function transformerActivationBytes(
+  config: TransformerConfig,
+  rows: number,
+  time: number,
+): number {
+  const perLayer = 12 * config.dModel + 5 * config.dMlp + 3 * config.nHeads * time;
+  const floats = rows * time * (config.nLayers * perLayer + 4 * config.dModel);
+  return Math.ceil(floats * 4 * 1.25);
+}
+
+/**
+ * The parameter count of a config (from {@link weightSpecs}, nothing allocated).
+ *
+ * @param config The config.
+ * @returns Parameters.
+ */
+export function parameterCount(config: TransformerConfig): number {
+  return weightSpecs(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+}

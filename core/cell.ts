@@ -5,6 +5,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { choiceLabel } from "./config.ts";
 import {
@@ -22,6 +23,14 @@ import type { DomainData, LanguageModel } from "./plugin.ts";
 import { baseStatistics, probe, type ProbeResult } from "./probe.ts";
 import type { RegistryShape } from "./registry.ts";
 import { type EncodedPair, encodePairs, supervisedShare } from "./sft_batches.ts";
+import { defaultChunkPositions } from "./batch_loss.ts";
+import {
+  checkPlan,
+  describePlan,
+  footprintOf,
+  type MemoryPlan,
+  memoryPlan,
+} from "./memory_plan.ts";
 import { loadState, writeAtomic } from "./state_file.ts";
 import { type StepMetrics, train, type TrainSettings } from "./train.ts";
 
@@ -232,6 +241,16 @@ function runCell(
               } target tokens are supervised (completion-only loss)`,
             );
           }
+          if (cell.objective) {
+            const plan = planOf(cell, model, pairs);
+            yield* Effect.try({
+              try: () => checkPlan(plan, `cell ${cell.key}`),
+              catch: (error) => error as ConfigError,
+            });
+            if (plan.total > 1024 ** 3) {
+              context.progress.log(`${cell.key}: memory plan ${describePlan(plan)}`);
+            }
+          }
           // The probe and evaluation hold no more rows at once than a training micro-batch.
           const micro = cell.train.microBatchSize ?? Infinity;
           const rowsPerPass = Math.min(64, micro);
@@ -290,6 +309,24 @@ function runCell(
         }),
       (model) => Effect.sync(() => model.dispose()),
     );
+  });
+}
+
+/** The memory plan of a cell's training on its encoded SFT set (core/memory_plan.ts). */
+function planOf(
+  cell: PlannedCell,
+  model: LanguageModel,
+  pairs: ReadonlyArray<EncodedPair>,
+): MemoryPlan {
+  const rows = Math.min(cell.train.microBatchSize ?? cell.train.batchSize, cell.train.batchSize);
+  const time = Math.max(1, ...pairs.map((p) => p.ids.length - 1));
+  return memoryPlan(footprintOf(model), {
+    rows,
+    time,
+    accumulating: rows < cell.train.batchSize,
+    chunkPositions: cell.train.lossChunkPositions ??
+      defaultChunkPositions(rows * time, model.vocabSize),
+    backend: tf.getBackend(),
   });
 }
 

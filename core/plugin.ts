@@ -189,6 +189,11 @@ export interface LanguageModel {
   hidden?(tokens: tf.Tensor2D): tf.Tensor3D;
   /** The LM head `[d, vocab]`, on the gradient path to the weights (see {@link hidden}). */
   headWeight?(): tf.Tensor2D;
+  /**
+   * An estimate of the bytes of activations the forward and backward passes of a
+   * `[rows, time]` batch keep (the LM head's logits excluded), for the memory plan.
+   */
+  activationBytes?(rows: number, time: number): number;
   /** Batched decoding with a key/value cache. */
   generate(
     prompts: ReadonlyArray<ReadonlyArray<number>>,
@@ -221,6 +226,26 @@ export interface Backbone<P> extends Part<P> {
     params: P,
     context: BackboneContext,
   ): Effect.Effect<LanguageModel, PluginError | CheckpointError | DataError>;
+  /**
+   * The model's size without building it (no weights read or allocated), for a memory plan
+   * printed before a run (`deno task experiment --plan`).
+   */
+  footprint?(
+    params: P,
+    context: BackboneContext,
+  ): Effect.Effect<Footprint, PluginError | CheckpointError | DataError>;
+}
+
+/** What a memory plan needs of a model: its size, vocabulary and activation estimate. */
+export interface Footprint {
+  /** Trainable parameters. */
+  readonly parameters: number;
+  /** Vocabulary size (columns of the LM head). */
+  readonly vocabSize: number;
+  /** Longest sequence the model accepts. */
+  readonly contextLength: number;
+  /** Activation bytes of a `[rows, time]` batch (see {@link LanguageModel.activationBytes}). */
+  activationBytes?(rows: number, time: number): number;
 }
 
 // ---------------------------------------------------------------------------------------------
