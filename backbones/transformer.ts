@@ -29,6 +29,7 @@ import {
 } from "./ops.ts";
 import { normals, uniform } from "./random.ts";
 import { generate, type KvCache, type StepModel, type StepOutput } from "./generate.ts";
+import { gradsInBackward } from "../core/ops.ts";
 import { saveHf } from "./hf_write.ts";
 import {
   checkConfig,
@@ -245,6 +246,94 @@ export class Transformer implements LanguageModel, StepModel {
   }
 
   /**
+   * One block: attention and MLP with their norms and residuals. `w` reads a weight by name
+   * (`undefined` for an absent bias). Call inside `tf.tidy`.
+   */
+  #block(
+    i: number,
+    h: tf.Tensor,
+    mask: tf.Tensor,
+    past: LayerCache | undefined,
+    tables: { cos: tf.Tensor; sin: tf.Tensor } | undefined,
+    w: (name: string) => tf.Tensor | undefined,
+  ): { h: tf.Tensor; present: LayerCache } {
+    const c = this.config;
+    const need = (name: string) => w(name)!;
+    if (c.family === "gpt2") {
+      const p = `transformer.h.${i}.`;
+      const x = layerNorm(h, need(`${p}ln_1.weight`), need(`${p}ln_1.bias`), c.normEps);
+      const qkv = linear(x, need(`${p}attn.c_attn.weight`), need(`${p}attn.c_attn.bias`));
+      const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const att = this.#attention(q, k, v, mask, past, undefined);
+      h = tf.add(h, linear(att.out, need(`${p}attn.c_proj.weight`), need(`${p}attn.c_proj.bias`)));
+      const y = layerNorm(h, need(`${p}ln_2.weight`), need(`${p}ln_2.bias`), c.normEps);
+      const hidden = this.#mlpActivation(
+        linear(y, need(`${p}mlp.c_fc.weight`), need(`${p}mlp.c_fc.bias`)),
+      );
+      h = tf.add(h, linear(hidden, need(`${p}mlp.c_proj.weight`), need(`${p}mlp.c_proj.bias`)));
+      return { h, present: att.present };
+    }
+    const p = `model.layers.${i}.`;
+    const x = rmsNorm(h, need(`${p}input_layernorm.weight`), c.normEps);
+    const proj = (name: string) =>
+      linear(x, need(`${p}self_attn.${name}.weight`), w(`${p}self_attn.${name}.bias`));
+    const att = this.#attention(proj("q_proj"), proj("k_proj"), proj("v_proj"), mask, past, tables);
+    h = tf.add(
+      h,
+      linear(att.out, need(`${p}self_attn.o_proj.weight`), w(`${p}self_attn.o_proj.bias`)),
+    );
+    const y = rmsNorm(h, need(`${p}post_attention_layernorm.weight`), c.normEps);
+    const mlp = (name: string, input: tf.Tensor) =>
+      linear(input, need(`${p}mlp.${name}.weight`), w(`${p}mlp.${name}.bias`));
+    const hidden = tf.mul(this.#mlpActivation(mlp("gate_proj", y)), mlp("up_proj", y));
+    return { h: tf.add(h, mlp("down_proj", hidden)), present: att.present };
+  }
+
+  /**
+   * A block whose activations are not kept for the backward pass: only its input is saved,
+   * and the backward pass runs the block again (activation recomputation, "gradient
+   * checkpointing"), so a step holds one block's activations instead of every block's.
+   */
+  #recomputedBlock(
+    i: number,
+    h: tf.Tensor,
+    mask: tf.Tensor,
+    tables: { cos: tf.Tensor; sin: tf.Tensor } | undefined,
+  ): tf.Tensor {
+    const prefix = this.config.family === "gpt2" ? `transformer.h.${i}.` : `model.layers.${i}.`;
+    const names = [...this.weights.keys()].filter((n) => n.startsWith(prefix));
+    const constants = [mask, ...(tables ? [tables.cos, tables.sin] : [])];
+    const run = (x: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]) => {
+      const byName = new Map(names.map((n, k) => [n, ws[k]!]));
+      const t = cs.length === 3 ? { cos: cs[1]!, sin: cs[2]! } : undefined;
+      return this.#block(i, x, cs[0]!, undefined, t, (n) => byName.get(n)).h;
+    };
+    const block = tf.customGrad(
+      ((...args: unknown[]) => {
+        const save = args.pop() as tf.GradSaveFunc;
+        const tensors = args as tf.Tensor[];
+        save(tensors);
+        const ws = tensors.slice(1, 1 + names.length);
+        const cs = tensors.slice(1 + names.length);
+        return {
+          value: run(tensors[0]!, ws, cs),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const savedWs = saved.slice(1, 1 + names.length);
+            const savedCs = saved.slice(1 + names.length);
+            const grads = gradsInBackward(
+              (...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1), savedCs),
+              [saved[0]!, ...savedWs],
+              dy,
+            );
+            return [...grads, ...savedCs.map((t) => tf.zerosLike(t))];
+          },
+        };
+      }) as unknown as Parameters<typeof tf.customGrad>[0],
+    );
+    return block(h, ...names.map((n) => this.weights.get(n)!), ...constants) as tf.Tensor;
+  }
+
+  /**
    * The forward pass over new positions, optionally after cached ones. Call inside `tf.tidy`.
    *
    * @param tokens `[batch, time]` int32.
@@ -252,6 +341,7 @@ export class Transformer implements LanguageModel, StepModel {
    * @param mask Additive mask `[batch | 1, 1, time, past + time]`.
    * @param past Cached keys and values, or none.
    * @param lastOnly Only keep the last position's hidden state.
+   * @param recompute Recompute each block's activations in the backward pass (no cache).
    * @returns Final hidden states (after the last norm) and the keys and values of all positions.
    */
   forward(
@@ -260,80 +350,36 @@ export class Transformer implements LanguageModel, StepModel {
     mask: tf.Tensor,
     past: ReadonlyArray<LayerCache> | undefined,
     lastOnly: boolean,
+    recompute = false,
   ): { hidden: tf.Tensor; present: LayerCache[] } {
     const c = this.config;
     const present: LayerCache[] = [];
-    let h: tf.Tensor;
-    if (c.family === "gpt2") {
-      h = tf.add(
+    const gpt2 = c.family === "gpt2";
+    const tables = gpt2 ? undefined : rotaryTables(positions, c.headDim, c.ropeTheta);
+    let h = gpt2
+      ? tf.add(
         embed(this.#w("transformer.wte.weight"), tokens),
         embed(this.#w("transformer.wpe.weight"), positions),
-      );
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = `transformer.h.${i}.`;
-        const x = layerNorm(h, this.#w(`${p}ln_1.weight`), this.#w(`${p}ln_1.bias`), c.normEps);
-        const qkv = linear(x, this.#w(`${p}attn.c_attn.weight`), this.#w(`${p}attn.c_attn.bias`));
-        const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const att = this.#attention(q, k, v, mask, past?.[i], undefined);
-        present.push(att.present);
-        h = tf.add(
-          h,
-          linear(att.out, this.#w(`${p}attn.c_proj.weight`), this.#w(`${p}attn.c_proj.bias`)),
-        );
-        const y = layerNorm(h, this.#w(`${p}ln_2.weight`), this.#w(`${p}ln_2.bias`), c.normEps);
-        const hidden = this.#mlpActivation(
-          linear(y, this.#w(`${p}mlp.c_fc.weight`), this.#w(`${p}mlp.c_fc.bias`)),
-        );
-        h = tf.add(
-          h,
-          linear(hidden, this.#w(`${p}mlp.c_proj.weight`), this.#w(`${p}mlp.c_proj.bias`)),
-        );
+      )
+      : embed(this.#w("model.embed_tokens.weight"), tokens);
+    for (let i = 0; i < c.nLayers; i++) {
+      if (recompute && past === undefined) {
+        h = this.#recomputedBlock(i, h, mask, tables);
+        continue;
       }
-      if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
-      h = layerNorm(
+      const out = this.#block(i, h, mask, past?.[i], tables, (n) => this.#maybe(n));
+      present.push(out.present);
+      h = out.h;
+    }
+    if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
+    h = gpt2
+      ? layerNorm(
         h,
         this.#w("transformer.ln_f.weight"),
         this.#w("transformer.ln_f.bias"),
         c.normEps,
-      );
-    } else {
-      const tables = rotaryTables(positions, c.headDim, c.ropeTheta);
-      h = embed(this.#w("model.embed_tokens.weight"), tokens);
-      for (let i = 0; i < c.nLayers; i++) {
-        const p = `model.layers.${i}.`;
-        const x = rmsNorm(h, this.#w(`${p}input_layernorm.weight`), c.normEps);
-        const proj = (name: string) =>
-          linear(
-            x,
-            this.#w(`${p}self_attn.${name}.weight`),
-            this.#maybe(`${p}self_attn.${name}.bias`),
-          );
-        const att = this.#attention(
-          proj("q_proj"),
-          proj("k_proj"),
-          proj("v_proj"),
-          mask,
-          past?.[i],
-          tables,
-        );
-        present.push(att.present);
-        h = tf.add(
-          h,
-          linear(
-            att.out,
-            this.#w(`${p}self_attn.o_proj.weight`),
-            this.#maybe(`${p}self_attn.o_proj.bias`),
-          ),
-        );
-        const y = rmsNorm(h, this.#w(`${p}post_attention_layernorm.weight`), c.normEps);
-        const mlp = (name: string, input: tf.Tensor) =>
-          linear(input, this.#w(`${p}mlp.${name}.weight`), this.#maybe(`${p}mlp.${name}.bias`));
-        const hidden = tf.mul(this.#mlpActivation(mlp("gate_proj", y)), mlp("up_proj", y));
-        h = tf.add(h, mlp("down_proj", hidden));
-      }
-      if (lastOnly) h = tf.slice(h, [0, h.shape[1]! - 1, 0], [-1, 1, -1]);
-      h = rmsNorm(h, this.#w("model.norm.weight"), c.normEps);
-    }
+      )
+      : rmsNorm(h, this.#w("model.norm.weight"), c.normEps);
     return { hidden: h, present };
   }
 
@@ -343,10 +389,11 @@ export class Transformer implements LanguageModel, StepModel {
    *
    * @param rows Rows of the batch.
    * @param time Positions per row.
+   * @param recompute Blocks recompute their activations in the backward pass.
    * @returns Bytes.
    */
-  activationBytes(rows: number, time: number): number {
-    return transformerActivationBytes(this.config, rows, time);
+  activationBytes(rows: number, time: number, recompute = false): number {
+    return transformerActivationBytes(this.config, rows, time, recompute);
   }
 
   /**
@@ -370,9 +417,10 @@ export class Transformer implements LanguageModel, StepModel {
    * Synchronous and tidy-safe.
    *
    * @param tokens `[batch, time]` int32 ids.
+   * @param options `recompute`: keep only each block's input for the backward pass.
    * @returns The hidden states.
    */
-  hidden(tokens: tf.Tensor2D): tf.Tensor3D {
+  hidden(tokens: tf.Tensor2D, options: { readonly recompute?: boolean } = {}): tf.Tensor3D {
     const [batch, time] = tokens.shape;
     if (time > this.config.contextLength) {
       throw new RangeError(
@@ -382,8 +430,14 @@ export class Transformer implements LanguageModel, StepModel {
     return tf.tidy(() => {
       const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
       const mask = attentionMask(time, time, [0]);
-      return this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false)
-        .hidden as tf.Tensor3D;
+      return this.forward(
+        tf.cast(tokens, "int32"),
+        positions,
+        mask,
+        undefined,
+        false,
+        options.recompute === true,
+      ).hidden as tf.Tensor3D;
     });
   }
 

@@ -213,18 +213,23 @@ export function weightSpecs(config: TransformerConfig): WeightSpec[] {
  * for the memory plan (core/memory_plan.ts), not a measurement; the LM head's logits are counted
  * by the loss.
  *
+ * With `recompute` only each block's input is kept, and one block's activations at a time.
+ *
  * @param config The config.
  * @param rows Rows of the batch.
  * @param time Positions per row.
+ * @param recompute Blocks recompute their activations in the backward pass.
  * @returns Bytes.
  */
 export function transformerActivationBytes(
   config: TransformerConfig,
   rows: number,
   time: number,
+  recompute = false,
 ): number {
   const perLayer = 12 * config.dModel + 5 * config.dMlp + 3 * config.nHeads * time;
-  const floats = rows * time * (config.nLayers * perLayer + 4 * config.dModel);
+  const kept = recompute ? config.nLayers * config.dModel + perLayer : config.nLayers * perLayer;
+  const floats = rows * time * (kept + 4 * config.dModel);
   return Math.ceil(floats * 4 * 1.25);
 }
 

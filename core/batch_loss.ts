@@ -24,7 +24,7 @@ import {
   type TokenSums,
   tokenSums,
 } from "./loss.ts";
-import { stopGradient } from "./ops.ts";
+import { gradsInBackward, stopGradient } from "./ops.ts";
 import type { LanguageModel, Objective } from "./plugin.ts";
 
 /** The float32 logits a loss chunk may hold by default, in bytes (128 MiB). */
@@ -69,38 +69,8 @@ export interface BatchLossOptions {
    * computes the whole `[batch, time, vocab]` logits at once.
    */
   readonly chunkPositions: number;
-}
-
-/** The engine state {@link innerGrads} works around (tfjs-core 4.22). */
-interface TapeState {
-  activeTape: Array<{ saved?: tf.Tensor[] }> | null;
-  gradientDepth: number;
-}
-
-/**
- * `tf.grads` inside a custom gradient's backward pass. tfjs 4.22 would start a new tape there and
- * drop the outer one (its `startTape` resets the tape at depth 0, and its clean-up nulls it), so
- * the inner gradient runs one level deeper on the outer tape, and the nodes it added are removed
- * and their saved tensors (clones) freed as soon as it is done: one chunk's tensors at a time.
- */
-function innerGrads(
-  f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor,
-  xs: [tf.Tensor, tf.Tensor],
-  dy: tf.Tensor,
-): tf.Tensor[] {
-  const state = (tf.engine() as unknown as { state: TapeState }).state;
-  const tape = state.activeTape;
-  const depth = state.gradientDepth;
-  const length = tape?.length ?? 0;
-  state.gradientDepth = depth + 1;
-  try {
-    return tf.grads(f as (...args: tf.Tensor[]) => tf.Tensor)(xs, dy);
-  } finally {
-    state.gradientDepth = depth;
-    const added = state.activeTape?.splice(length) ?? [];
-    for (const node of added) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
-    state.activeTape = tape;
-  }
+  /** Recompute each block's activations in the backward pass (models with hidden states). */
+  readonly recompute?: boolean;
 }
 
 function chunkedSums(
@@ -111,7 +81,7 @@ function chunkedSums(
   const [rows, time] = batch.inputs.shape;
   const positions = rows * time;
   const needs = options.objective.needs ?? {};
-  const hidden = model.hidden(batch.inputs);
+  const hidden = model.hidden(batch.inputs, { recompute: options.recompute === true });
   const width = hidden.shape[2];
   const h = tf.reshape(hidden, [positions, width]) as tf.Tensor2D;
   const weight = model.headWeight();
@@ -124,7 +94,7 @@ function chunkedSums(
       w: options.reference.headWeight(),
     }
     : undefined;
-  const size = Math.max(1, Math.floor(options.chunkPositions));
+  const size = options.chunkPositions > 0 ? Math.floor(options.chunkPositions) : positions;
   const starts: number[] = [];
   for (let s = 0; s < positions; s += size) starts.push(s);
   // What the backward pass reads again: saved with the inputs (the forward scope frees the rest).
@@ -181,7 +151,7 @@ function chunkedSums(
             const n = Math.min(size, positions - start);
             const [gh, gw] = tf.tidy(() => {
               const hc = tf.slice(hs, [start, 0], [n, width]);
-              return innerGrads((x, y) => chunk(x, y, start, kept).sum, [hc, ws], dySum);
+              return gradsInBackward((x, y) => chunk(x, y, start, kept).sum, [hc, ws], dySum);
             });
             dh.push(gh!);
             const next = tf.add(dw, gw!);
@@ -222,7 +192,8 @@ export function batchLoss(
   options: BatchLossOptions,
 ): Reduced {
   const [rows, time] = batch.inputs.shape;
-  const chunked = options.chunkPositions > 0 && options.chunkPositions < rows * time &&
+  const chunked = (options.recompute === true ||
+    (options.chunkPositions > 0 && options.chunkPositions < rows * time)) &&
     model.hidden !== undefined && model.headWeight !== undefined;
   if (chunked) {
     return fromSums(

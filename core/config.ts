@@ -34,6 +34,7 @@ const TrainFields = Schema.Struct({
   microBatchSize: Schema.optionalKey(positiveInt),
   lossAggregation: Schema.optionalKey(Schema.Literals(["micro-batch-mean", "token-mean"])),
   lossChunkPositions: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  recompute: Schema.optionalKey(Schema.Boolean),
 });
 
 const EvaluationFields = Schema.Struct({
@@ -114,6 +115,8 @@ export interface TrainConfig {
   readonly lossAggregation?: "micro-batch-mean" | "token-mean";
   /** Positions per chunk of the LM head and loss; 0 never chunks. @default automatic */
   readonly lossChunkPositions?: number;
+  /** Recompute each block's activations in the backward pass. @default false */
+  readonly recompute?: boolean;
 }
 
 /** Evaluation settings. */

@@ -40,6 +40,8 @@ export interface MemoryPlan {
   readonly microBatch: { readonly rows: number; readonly time: number };
   /** Positions per loss chunk (0: unchunked). */
   readonly chunkPositions: number;
+  /** Blocks recompute their activations. */
+  readonly recompute: boolean;
 }
 
 /**
@@ -54,7 +56,10 @@ export function footprintOf(model: LanguageModel): Footprint {
     vocabSize: model.vocabSize,
     contextLength: model.contextLength,
     ...(model.activationBytes
-      ? { activationBytes: (r: number, t: number) => model.activationBytes!(r, t) }
+      ? {
+        activationBytes: (r: number, t: number, recompute?: boolean) =>
+          model.activationBytes!(r, t, recompute),
+      }
       : {}),
   };
 }
@@ -71,6 +76,8 @@ export interface PlanInput {
   readonly chunkPositions: number;
   /** The tensor backend's name. */
   readonly backend: string;
+  /** Blocks recompute their activations in the backward pass. */
+  readonly recompute?: boolean;
 }
 
 const gib = 1024 ** 3;
@@ -112,7 +119,7 @@ export function memoryPlan(model: Footprint, input: PlanInput): MemoryPlan {
   const weights = parameters * 4;
   const gradients = weights * (input.accumulating ? 2 : 1);
   const optimizer = weights * 2;
-  const activations = model.activationBytes?.(input.rows, input.time) ?? 0;
+  const activations = model.activationBytes?.(input.rows, input.time, input.recompute) ?? 0;
   const positions = input.chunkPositions > 0
     ? Math.min(input.chunkPositions, input.rows * input.time)
     : input.rows * input.time;
@@ -130,6 +137,7 @@ export function memoryPlan(model: Footprint, input: PlanInput): MemoryPlan {
     backend: input.backend,
     microBatch: { rows: input.rows, time: input.time },
     chunkPositions: input.chunkPositions,
+    recompute: input.recompute === true,
   };
 }
 
@@ -149,7 +157,9 @@ export function describePlan(plan: MemoryPlan): string {
     (plan.parameters / 1e6).toFixed(1)
   }M parameters), gradients ${gb(plan.gradients)}, AdamW ${gb(plan.optimizer)}, activations ${
     gb(plan.activations)
-  } (micro-batch ${plan.microBatch.rows} × ${plan.microBatch.time}), loss ${gb(plan.lossChunk)} (${
+  } (micro-batch ${plan.microBatch.rows} × ${plan.microBatch.time}${
+    plan.recompute ? ", blocks recomputed" : ""
+  }), loss ${gb(plan.lossChunk)} (${
     plan.chunkPositions > 0 ? `chunks of ${plan.chunkPositions} positions` : "unchunked"
   })`;
 }
@@ -167,6 +177,7 @@ export function checkPlan(plan: MemoryPlan, where: string): void {
   const lower = [
     plan.microBatch.rows > 1 ? `train.microBatchSize (now ${plan.microBatch.rows})` : undefined,
     "the sequence length",
+    plan.recompute ? undefined : "or set train.recompute true",
     plan.lossChunk > plan.activations / 4
       ? `train.lossChunkPositions (now ${plan.chunkPositions || "unchunked"})`
       : undefined,

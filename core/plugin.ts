@@ -186,14 +186,15 @@ export interface LanguageModel {
    * Final hidden states `[batch, time, d]` such that logits = hidden · {@link headWeight}; with
    * both, the loss applies the head chunk by chunk and never holds `[batch, time, vocab]`.
    */
-  hidden?(tokens: tf.Tensor2D): tf.Tensor3D;
+  hidden?(tokens: tf.Tensor2D, options?: { readonly recompute?: boolean }): tf.Tensor3D;
   /** The LM head `[d, vocab]`, on the gradient path to the weights (see {@link hidden}). */
   headWeight?(): tf.Tensor2D;
   /**
    * An estimate of the bytes of activations the forward and backward passes of a
-   * `[rows, time]` batch keep (the LM head's logits excluded), for the memory plan.
+   * `[rows, time]` batch keep (the LM head's logits excluded), for the memory plan; with
+   * `recompute`, when only each block's input is kept.
    */
-  activationBytes?(rows: number, time: number): number;
+  activationBytes?(rows: number, time: number, recompute?: boolean): number;
   /** Batched decoding with a key/value cache. */
   generate(
     prompts: ReadonlyArray<ReadonlyArray<number>>,
@@ -245,7 +246,7 @@ export interface Footprint {
   /** Longest sequence the model accepts. */
   readonly contextLength: number;
   /** Activation bytes of a `[rows, time]` batch (see {@link LanguageModel.activationBytes}). */
-  activationBytes?(rows: number, time: number): number;
+  activationBytes?(rows: number, time: number, recompute?: boolean): number;
 }
 
 // ---------------------------------------------------------------------------------------------

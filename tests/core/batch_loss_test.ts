@@ -113,6 +113,59 @@ Deno.test("chunked head and loss: same value and gradients as unchunked, every o
     }
     assert.equal(tf.memory().numTensors, before, "tensors leaked");
     tf.dispose([b.inputs, b.targets, b.mask]);
+    reference.dispose();
+    m.dispose();
+  }
+});
+
+Deno.test("recomputed blocks: same value and gradients as kept activations (llama and gpt2)", () => {
+  for (const family of ["llama", "gpt2"] as const) {
+    const tokenizer = new SymbolTokenizer(testSymbols);
+    const m = new Transformer(
+      tinyConfig(family, tokenizer.vocabSize, { dModel: 16, nHeads: 2, nLayers: 2, dMlp: 24 }),
+      { tokenizer, seed: 4 },
+    );
+    const b = batch(m.vocabSize);
+    const reference = m.snapshot();
+    const before = tf.memory().numTensors;
+    for (const id of ["neg-log-prob", "neg-prob", "anchored"]) {
+      const resolved = Effect.runSync(registry.objective({ id }, "test"));
+      const run = (recompute: boolean, chunkPositions: number) =>
+        tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(
+            () =>
+              batchLoss(m, b, {
+                objective: resolved.part as never,
+                params: resolved.params,
+                reference,
+                seed: 5,
+                chunkPositions,
+                recompute,
+              }).loss,
+            [...m.variables],
+          );
+          return {
+            value: value.dataSync()[0]!,
+            grads: m.variables.map((v) => grads[v.name]!.dataSync() as Float32Array),
+          };
+        });
+      const kept = run(false, 0);
+      for (const chunk of [0, 6]) {
+        const again = run(true, chunk);
+        assert.ok(Math.abs(kept.value - again.value) <= 1e-5, `${family} ${id}: value`);
+        kept.grads.forEach((g, k) => {
+          let worst = 0;
+          g.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - again.grads[k]![i]!))));
+          assert.ok(
+            worst <= 1e-5,
+            `${family} ${id} chunk ${chunk}: weight ${k} differs by ${worst}`,
+          );
+        });
+      }
+    }
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    tf.dispose([b.inputs, b.targets, b.mask]);
+    reference.dispose();
     m.dispose();
   }
 });
