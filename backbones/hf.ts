@@ -354,7 +354,7 @@ export interface LoadHfOptions {
   readonly log?: (line: string) => void;
 }
 
-async function loadHfPromise(dir: string, options: LoadHfOptions): Promise<Transformer> {
+async function readConfig(dir: string): Promise<{ json: Json; config: TransformerConfig }> {
   const configPath = join(dir, "config.json");
   const json = await readJson(configPath);
   if (!json) throw checkpointError(configPath, `No config.json in model directory ${dir}`);
@@ -364,6 +364,30 @@ async function loadHfPromise(dir: string, options: LoadHfOptions): Promise<Trans
   } catch (error) {
     throw checkpointError(configPath, `${configPath}: ${(error as Error).message}`);
   }
+  return { json, config };
+}
+
+/**
+ * Reads a Hugging Face model directory's `config.json` alone (no weights, no tokenizer), e.g.
+ * for a memory plan.
+ *
+ * @param dir The directory.
+ * @returns The config, or a one-line {@link CheckpointError}.
+ */
+export function readHfConfig(dir: string): Effect.Effect<TransformerConfig, CheckpointError> {
+  return Effect.tryPromise({
+    try: async () => (await readConfig(dir)).config,
+    catch: (error) =>
+      error instanceof CheckpointError ? error : checkpointError(
+        dir,
+        `Cannot read ${dir}: ${String((error as Error).message ?? error).split("\n")[0]}`,
+      ),
+  });
+}
+
+async function loadHfPromise(dir: string, options: LoadHfOptions): Promise<Transformer> {
+  const configPath = join(dir, "config.json");
+  const { json, config } = await readConfig(dir);
   const dropout = dropoutNotes(json);
   if (dropout.length > 0) {
     options.log?.(

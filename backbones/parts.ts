@@ -10,11 +10,25 @@
  */
 import { Effect, Schema } from "effect";
 import { PluginError } from "../core/errors.ts";
-import type { Backbone, BackboneContext, LanguageModel, ParamsSchema } from "../core/plugin.ts";
-import { loadHf } from "./hf.ts";
+import type {
+  Backbone,
+  BackboneContext,
+  Footprint,
+  LanguageModel,
+  ParamsSchema,
+} from "../core/plugin.ts";
+import { loadHf, readHfConfig } from "./hf.ts";
 import { pretrain } from "./pretrain.ts";
 import { SymbolTokenizer } from "./tokenizer.ts";
-import { type ConfigOverrides, type Family, tinyConfig, Transformer } from "./transformer.ts";
+import {
+  type ConfigOverrides,
+  type Family,
+  parameterCount,
+  tinyConfig,
+  Transformer,
+  transformerActivationBytes,
+  type TransformerConfig,
+} from "./transformer.ts";
 
 /** Params shared by {@link transformerBackbone} and {@link pretrainedBackbone}. */
 export interface SizeParams {
@@ -204,4 +218,21 @@ export const hfBackbone: Backbone<HfParams> = {
   params: hfParams,
   make: (params, context) =>
     loadHf(params.path, { noChatTemplate: !params.chatTemplate, log: (line) => context.log(line) }),
+  footprint: (params) => Effect.map(readHfConfig(params.path), footprintOfConfig),
 };
+
+/**
+ * The memory-plan footprint of a transformer config (nothing allocated).
+ *
+ * @param config The config.
+ * @returns Parameters, vocabulary, context and the activation estimate.
+ */
+export function footprintOfConfig(config: TransformerConfig): Footprint {
+  return {
+    parameters: parameterCount(config),
+    vocabSize: config.vocabSize,
+    contextLength: config.contextLength,
+    activationBytes: (rows, time, recompute) =>
+      transformerActivationBytes(config, rows, time, recompute),
+  };
+}

@@ -1,10 +1,12 @@
 /**
  * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
- * [--save-models] [--cluster postgres://…] [path=value …]`: runs (or resumes) an experiment grid
- * and writes results, report and plots (and with `--save-models`, or `saveModels` in the preset,
- * each fine-tuned model as a Hugging Face folder in `OUT/models/`); with `--cluster` its cells run on the cluster's runners
- * (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's results later).
- * With no arguments it runs the `default` preset: the capability continuum in miniature.
+ * [--save-models] [--plan] [--cluster postgres://…] [path=value …]`: runs (or resumes) an
+ * experiment grid and writes results, report and plots; with `--save-models` (or `saveModels` in
+ * the preset) each fine-tuned model as a Hugging Face folder in `OUT/models/`; `--plan` prints
+ * the memory plan of each domain and backbone and exits. With `--cluster` its cells run on the
+ * cluster's runners (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's
+ * results later). With no arguments it runs the `default` preset: the capability continuum in
+ * miniature.
  *
  * @module
  */
@@ -22,6 +24,7 @@ import { runExperiment } from "../core/runner.ts";
 import { defaultBackend, useBackend } from "../core/tensor.ts";
 import { clusterExperiment, collectExperiment } from "../cluster/experiment.ts";
 import { type Command, parseFlags } from "./flags.ts";
+import { printPlans } from "./experiment_plan.ts";
 import { consoleProgress } from "./progress.ts";
 import { registryWith } from "./registry_with.ts";
 
@@ -81,6 +84,7 @@ export const experimentCommand: Command = (args) =>
       cache: { type: "string" },
       cluster: { type: "string" },
       "save-models": { type: "boolean" },
+      plan: { type: "boolean" },
     });
     if (positionals[0] === "collect") return yield* collectExperiment(values.cluster, values.out);
     const presetName = values.preset ?? "default";
@@ -88,6 +92,11 @@ export const experimentCommand: Command = (args) =>
     const source = loaded.source;
     const config = values["save-models"] ? { ...loaded.config, saveModels: true } : loaded.config;
     const name = config.name ?? presetName.replace(/^.*\//, "").replace(/\.json$/, "");
+    if (values.plan) {
+      const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
+      const backend = values.backend ?? config.backend ?? defaultBackend;
+      return yield* printPlans(config, source, registry, backend, (line) => console.log(line));
+    }
     const out = values.out ?? `runs/${timestamp()}-${name}`;
     yield* useBackend(values.backend ?? config.backend ?? defaultBackend);
     const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
