@@ -32,7 +32,7 @@ export * from "./core/loss.ts";
 export * from "./core/ops.ts";
 export * from "./core/optimizer.ts";
 export * from "./core/decode.ts";
-export * from "./core/tensor.ts";
+export * from "./core/backend/mod.ts";
 export { builtins } from "./plugins/builtins.ts";
 export { loadPlugin, loadPlugins } from "./plugins/load.ts";
 

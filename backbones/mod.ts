@@ -16,7 +16,7 @@
  * @module
  */
 // Starts the default tensor backend, so that this entry works with no set-up call.
-import "../core/tensor.ts";
+import "../core/backend/mod.ts";
 import type { Backbone } from "../core/plugin.ts";
 import { hfBackbone, pretrainedBackbone, transformerBackbone } from "./parts.ts";
 import { linearSoftmaxBackbone } from "./linear_softmax.ts";

@@ -7,18 +7,27 @@ optimizer (AdamW lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay 0.01 on every w
 clipping at 1.0), same objectives (neg-log-prob: mean -log p; neg-prob: mean 1 - p), and the same
 generation (batch 8, prompt 32, 64 new tokens, greedy, with and without a key/value cache).
 
+The other sizes of `deno task bench --size NAME` (bench/workload.ts) are the same model at
+GPT-2 scale: 27m (vocab 8192, d 512, 6 layers, 8 heads, MLP 2048, untied, 8 x 256 tokens),
+gpt2-small (vocab 50257, d 768, 12 layers, 12 heads, MLP 3072, tied head, context 1024, 8 x 256)
+and gpt2-medium (d 1024, 24 layers, 16 heads, MLP 4096, tied, 4 x 256); with a micro-batch
+smaller than the batch, the gradients of each micro-batch's mean loss are accumulated (each
+scaled by 1 / micro-batches) before the one AdamW step.
+
 Usage:
   python3 bench/torch_reference.py [--threads 1,2] [--steps 20]   # prints one JSON object
-  python3 bench/torch_reference.py --serve                         # line protocol for --vs-torch
+  python3 bench/torch_reference.py --serve [--size NAME] [--micro-batch N]   # for --vs-torch
 
 In --serve mode each input line is a JSON request {"what": "train"|"generate", "threads": n,
 "steps": n, "objective": "neg-log-prob"|"neg-prob", "cache": bool} and each output line a JSON
-answer {"ms": [...]} (train: per-step milliseconds; generate: one entry, milliseconds of the
-whole generation) or {"error": "..."}.
+answer {"ms": [...], "peakRssMb": x} (train: per-step milliseconds; generate: one entry,
+milliseconds of the whole generation; peakRssMb: this process's peak resident set so far) or
+{"error": "..."}. The first line is {"ready": true, "torch": version, "params": count}.
 """
 import ctypes
 import json
 import math
+import resource
 import statistics
 import sys
 import time
@@ -26,8 +35,36 @@ import time
 import torch
 import torch.nn.functional as F
 
-VOCAB, D, HEADS, LAYERS, MLP, BATCH, TIME, CONTEXT = 512, 128, 4, 2, 512, 16, 64, 128
+SIZES = {
+    # vocab, d, heads, layers, MLP, batch, time, context, tied head
+    "reference": (512, 128, 4, 2, 512, 16, 64, 128, False),
+    "27m": (8192, 512, 8, 6, 2048, 8, 256, 256, False),
+    "gpt2-small": (50257, 768, 12, 12, 3072, 8, 256, 1024, True),
+    "gpt2-medium": (50257, 1024, 16, 24, 4096, 4, 256, 1024, True),
+}
+VOCAB, D, HEADS, LAYERS, MLP, BATCH, TIME, CONTEXT, TIED = SIZES["reference"]
+MICRO = BATCH
 GEN_BATCH, PROMPT, NEW = 8, 32, 64
+
+
+def use_size(name, micro=None):
+    """Sets the module's shape constants to a size of SIZES (and the micro-batch)."""
+    global VOCAB, D, HEADS, LAYERS, MLP, BATCH, TIME, CONTEXT, TIED, MICRO
+    VOCAB, D, HEADS, LAYERS, MLP, BATCH, TIME, CONTEXT, TIED = SIZES[name]
+    MICRO = micro or BATCH
+
+
+def peak_rss_mb():
+    """This process's peak resident set, MB: VmHWM (ru_maxrss would report the parent's peak,
+    inherited across fork)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _openblas():
@@ -88,6 +125,8 @@ class Gpt2(torch.nn.Module):
         self.blocks = torch.nn.ModuleList(Block() for _ in range(LAYERS))
         self.ln_f = torch.nn.LayerNorm(D, eps=1e-5)
         self.head = torch.nn.Linear(D, VOCAB, bias=False)
+        if TIED:
+            self.head.weight = self.wte.weight
         for name, p in self.named_parameters():
             if p.dim() == 2:
                 torch.nn.init.normal_(p, 0, 0.02)
@@ -120,15 +159,21 @@ def make(seed=0):
 
 
 def train_step(model, opt, inputs, targets, objective):
-    logits, _ = model(inputs)
-    logp = logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    per_token = -logp if objective == "neg-log-prob" else 1 - logp.exp()
-    loss = per_token.mean()
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    parts = inputs.shape[0] // MICRO
+    total = 0.0
+    for p in range(parts):
+        rows = slice(p * MICRO, (p + 1) * MICRO)
+        logits, _ = model(inputs[rows])
+        logp = logits.log_softmax(-1).gather(-1, targets[rows].unsqueeze(-1)).squeeze(-1)
+        per_token = -logp if objective == "neg-log-prob" else 1 - logp.exp()
+        loss = per_token.mean() / parts
+        loss.backward()
+        total += loss.item()
+        del logits, logp, per_token, loss
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
-    return loss.item()
+    return total
 
 
 @torch.no_grad()
@@ -161,7 +206,7 @@ def answer(req):
             t0 = time.perf_counter()
             train_step(model, opt, inputs, targets, req.get("objective", "neg-log-prob"))
             ms.append((time.perf_counter() - t0) * 1000)
-        return {"ms": ms}
+        return {"ms": ms, "peakRssMb": peak_rss_mb()}
     if req["what"] == "generate":
         t0 = time.perf_counter()
         tokens = generate(model, prompts, bool(req.get("cache", True)))
@@ -170,7 +215,9 @@ def answer(req):
 
 
 def serve():
-    print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
+    STATE["model"] = make()
+    params = sum(p.numel() for p in STATE["model"][0].parameters())
+    print(json.dumps({"ready": True, "torch": torch.__version__, "params": params}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -183,6 +230,9 @@ def serve():
 
 def main():
     args = sys.argv[1:]
+    if "--size" in args:
+        micro = int(args[args.index("--micro-batch") + 1]) if "--micro-batch" in args else None
+        use_size(args[args.index("--size") + 1], micro)
     if "--serve" in args:
         return serve()
     threads = [int(x) for x in (args[args.index("--threads") + 1] if "--threads" in args else "1,2").split(",")]

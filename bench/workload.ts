@@ -1,9 +1,19 @@
 /**
- * The reference workload of the benchmark (issue 7): a GPT-2-shaped decoder (learned positions,
- * pre-LayerNorm, tanh GELU, untied head), vocabulary 512, d_model 128, 4 heads, 2 layers, MLP
- * 512, batch 16 × sequence 64, fp32. One step is what `core/train.ts` does: forward, the
- * objective through the one reduction of `core/loss.ts`, backward, clipping at 1.0 and the AdamW
- * update. `bench/torch_reference.py` is the same workload in PyTorch.
+ * The workloads of the benchmark (issues 7 and 13): GPT-2-shaped decoders (learned positions,
+ * pre-LayerNorm, tanh GELU) at four sizes, fp32:
+ *
+ * | size          | vocab  | d    | layers | heads | MLP  | head   | tokens per step |
+ * | ------------- | ------ | ---- | ------ | ----- | ---- | ------ | --------------- |
+ * | `reference`   | 512    | 128  | 2      | 4     | 512  | untied | 16 × 64         |
+ * | `27m`         | 8192   | 512  | 6      | 8     | 2048 | untied | 8 × 256         |
+ * | `gpt2-small`  | 50257  | 768  | 12     | 12    | 3072 | tied   | 8 × 256         |
+ * | `gpt2-medium` | 50257  | 1024 | 24     | 16    | 4096 | tied   | 4 × 256         |
+ *
+ * One optimizer step is what `core/train.ts` does: forward, the objective through the one
+ * reduction of `core/loss.ts`, backward, clipping at 1.0 and the AdamW update; with micro-batches
+ * the gradients of each micro-batch's token mean are summed and divided by their number (the mean
+ * over micro-batches, the official code's semantics) before the one AdamW update.
+ * `bench/torch_reference.py` is the same workload in PyTorch.
  *
  * @module
  */
@@ -14,7 +24,112 @@ import { AdamW } from "../core/optimizer.ts";
 import type { Objective, Tokenizer } from "../core/plugin.ts";
 import { uniform } from "../backbones/random.ts";
 
-/** The fixed sizes of the reference workload. */
+/** The names of the workload sizes. */
+export const sizeNames: ReadonlyArray<BenchSize> = [
+  "reference",
+  "27m",
+  "gpt2-small",
+  "gpt2-medium",
+];
+
+/** A workload size's name. */
+export type BenchSize = "reference" | "27m" | "gpt2-small" | "gpt2-medium";
+
+/** The shape of one workload size. */
+export interface SizeSpec {
+  /** The name. */
+  readonly name: BenchSize;
+  /** Vocabulary. */
+  readonly vocabSize: number;
+  /** Model width. */
+  readonly dModel: number;
+  /** Attention heads. */
+  readonly nHeads: number;
+  /** Blocks. */
+  readonly nLayers: number;
+  /** MLP width. */
+  readonly dMlp: number;
+  /** Positions table. */
+  readonly contextLength: number;
+  /** Whether the output head is the token embedding (GPT-2) or its own matrix. */
+  readonly tied: boolean;
+  /** Sequences per optimizer step. */
+  readonly batch: number;
+  /** Tokens per sequence. */
+  readonly time: number;
+  /** Sequences per micro-batch by default (the whole batch: no accumulation). */
+  readonly microBatch: number;
+  /** Timed steps per objective by default. */
+  readonly steps: number;
+  /** Warm-up steps by default. */
+  readonly warmup: number;
+}
+
+/** Every workload size. */
+export const sizes: Readonly<Record<BenchSize, SizeSpec>> = {
+  reference: {
+    name: "reference",
+    vocabSize: 512,
+    dModel: 128,
+    nHeads: 4,
+    nLayers: 2,
+    dMlp: 512,
+    contextLength: 128,
+    tied: false,
+    batch: 16,
+    time: 64,
+    microBatch: 16,
+    steps: 20,
+    warmup: 3,
+  },
+  "27m": {
+    name: "27m",
+    vocabSize: 8192,
+    dModel: 512,
+    nHeads: 8,
+    nLayers: 6,
+    dMlp: 2048,
+    contextLength: 256,
+    tied: false,
+    batch: 8,
+    time: 256,
+    microBatch: 8,
+    steps: 4,
+    warmup: 1,
+  },
+  "gpt2-small": {
+    name: "gpt2-small",
+    vocabSize: 50257,
+    dModel: 768,
+    nHeads: 12,
+    nLayers: 12,
+    dMlp: 3072,
+    contextLength: 1024,
+    tied: true,
+    batch: 8,
+    time: 256,
+    microBatch: 4,
+    steps: 3,
+    warmup: 1,
+  },
+  "gpt2-medium": {
+    name: "gpt2-medium",
+    vocabSize: 50257,
+    dModel: 1024,
+    nHeads: 16,
+    nLayers: 24,
+    dMlp: 4096,
+    contextLength: 1024,
+    tied: true,
+    batch: 4,
+    time: 256,
+    microBatch: 2,
+    steps: 3,
+    warmup: 1,
+  },
+};
+
+/** The fixed sizes of the reference workload (and its generation benchmark). */
 export const reference = {
   vocabSize: 512,
   dModel: 128,
@@ -41,27 +156,72 @@ export const benchTokenizer: Tokenizer = {
 };
 
 /**
- * The reference model's config.
+ * A size's model config.
  *
- * @returns The GPT-2-shaped config of the workload.
+ * @param size The size (default `reference`).
+ * @returns The GPT-2-shaped config.
  */
-export function referenceConfig(): TransformerConfig {
-  return tinyConfig("gpt2", reference.vocabSize, {
-    dModel: reference.dModel,
-    nHeads: reference.nHeads,
-    nKvHeads: reference.nHeads,
-    nLayers: reference.nLayers,
-    dMlp: reference.dMlp,
-    contextLength: reference.contextLength,
+export function sizeConfig(size: SizeSpec = sizes.reference): TransformerConfig {
+  return tinyConfig("gpt2", size.vocabSize, {
+    dModel: size.dModel,
+    nHeads: size.nHeads,
+    nKvHeads: size.nHeads,
+    nLayers: size.nLayers,
+    dMlp: size.dMlp,
+    contextLength: size.contextLength,
+    tieEmbeddings: size.tied,
     activation: "gelu_new",
   });
 }
 
+/**
+ * The reference model's config.
+ *
+ * @returns The GPT-2-shaped config of the reference workload.
+ */
+export function referenceConfig(): TransformerConfig {
+  return sizeConfig(sizes.reference);
+}
+
+/**
+ * Trainable parameters of a size (weights only; tied heads counted once).
+ *
+ * @param size The size.
+ * @returns The count.
+ */
+export function paramCount(size: SizeSpec): number {
+  const { vocabSize: v, dModel: d, nLayers: l, dMlp: m, contextLength: c } = size;
+  const block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * m + m) + (m * d + d);
+  return v * d + c * d + l * block + 2 * d + (size.tied ? 0 : d * v);
+}
+
+/**
+ * A rough peak of one micro-batch's activations and temporaries in tfjs, bytes, for the backend
+ * choice: per layer the saved activations and gradients of a GPT-2 block (about 32·d + 4·MLP
+ * floats per token plus 6 attention maps), and the loss over the vocabulary (logits, the one-hot
+ * target, their products and gradients: about 8 floats per token and vocabulary entry). It errs
+ * high: at `27m` (8 × 256 tokens) it says 2.3 GiB of activations.
+ *
+ * @param size The size.
+ * @param microBatch Sequences per micro-batch.
+ * @returns Bytes.
+ */
+export function activationBytes(size: SizeSpec, microBatch: number): number {
+  const tokens = microBatch * size.time;
+  const perLayer = tokens * (32 * size.dModel + 4 * size.dMlp) +
+    6 * microBatch * size.nHeads * size.time * size.time;
+  return 4 * (size.nLayers * perLayer + 8 * tokens * size.vocabSize);
+}
+
 /** A batch of the workload: random ids, every token supervised. */
 export interface BenchBatch {
-  /** `[batch·time]` input ids. */
+  /** Sequences. */
+  readonly rows: number;
+  /** Tokens per sequence. */
+  readonly time: number;
+  /** `[rows·time]` input ids. */
   readonly inputs: Int32Array;
-  /** `[batch·time]` target ids (the inputs shifted by one). */
+  /** `[rows·time]` target ids (the inputs shifted by one). */
   readonly targets: Int32Array;
 }
 
@@ -69,11 +229,12 @@ export interface BenchBatch {
  * A deterministic batch of random ids.
  *
  * @param seed The seed.
+ * @param size The size (default `reference`).
  * @returns Inputs and next-token targets.
  */
-export function randomBatch(seed: number): BenchBatch {
+export function randomBatch(seed: number, size: SizeSpec = sizes.reference): BenchBatch {
   const next = uniform(seed);
-  const { batch, time, vocabSize } = reference;
+  const { batch, time, vocabSize } = size;
   const row = new Int32Array(batch * (time + 1));
   for (let i = 0; i < row.length; i++) row[i] = Math.floor(next() * vocabSize);
   const inputs = new Int32Array(batch * time);
@@ -84,7 +245,7 @@ export function randomBatch(seed: number): BenchBatch {
       targets[b * time + t] = row[b * (time + 1) + t + 1]!;
     }
   }
-  return { inputs, targets };
+  return { rows: batch, time, inputs, targets };
 }
 
 /** A model with its optimizer, ready to step. */
@@ -98,13 +259,17 @@ export interface Trainer {
 }
 
 /**
- * The reference model (seeded) and its optimizer (AdamW β 0.9/0.95, weight decay 0.01, clip 1).
+ * A seeded model of a size and its optimizer (AdamW β 0.9/0.95, weight decay 0.01, clip 1).
  *
  * @param seed Seed of the initial weights.
+ * @param size The size (default `reference`).
  * @returns The trainer.
  */
-export function makeTrainer(seed = 0): Trainer {
-  const model = new Transformer(referenceConfig(), { tokenizer: benchTokenizer, seed });
+export function makeTrainer(seed = 0, size: SizeSpec = sizes.reference): Trainer {
+  const model = new Transformer(sizeConfig(size), {
+    tokenizer: { ...benchTokenizer, vocabSize: size.vocabSize },
+    seed,
+  });
   const optimizer = new AdamW(model.variables, {
     beta1: 0.9,
     beta2: 0.95,
@@ -122,36 +287,62 @@ export function makeTrainer(seed = 0): Trainer {
 }
 
 /**
- * One training step, as `core/train.ts` runs it: forward, the objective's token mean, gradients,
- * clipping and AdamW. Reads the loss back, so the step has finished when it returns.
+ * One optimizer step, as `core/train.ts` runs it: per micro-batch the forward pass, the
+ * objective's token mean and its gradients; the gradients summed over micro-batches and divided
+ * by their number; clipping and AdamW. Reads the loss back, so the step has finished when it
+ * returns.
  *
  * @param trainer Model and optimizer.
  * @param objective The objective (`neg-log-prob`, `neg-prob`, …).
  * @param batch The batch.
- * @returns The loss and the gradient norm before clipping.
+ * @param microBatch Sequences per micro-batch (default the whole batch); must divide the batch.
+ * @returns The loss (mean over micro-batches) and the gradient norm before clipping.
+ * @throws RangeError when `microBatch` does not divide the batch.
  */
 export function trainStep(
   trainer: Trainer,
   objective: Objective<unknown>,
   batch: BenchBatch,
+  microBatch: number = batch.rows,
 ): { loss: number; gradNorm: number } {
-  const { batch: rows, time } = reference;
-  return tf.tidy(() => {
-    const inputs = tf.tensor2d(batch.inputs, [rows, time], "int32");
-    const targets = tf.tensor2d(batch.targets, [rows, time], "int32");
-    const mask = tf.ones([rows, time], "float32") as tf.Tensor2D;
-    const variables = [...trainer.model.variables];
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = trainer.model.logits(inputs);
-      const view = makeTokenView({ logits, targets, mask }, objective.needs ?? {});
-      return reduce(objective, {}, view).loss;
-    }, variables);
-    const report = trainer.optimizer.apply(
-      variables.map((v) => grads[v.name]!),
-      reference.learningRate,
-    );
-    return { loss: value.dataSync()[0]!, gradNorm: report.gradNorm };
+  const { rows, time } = batch;
+  if (!Number.isInteger(microBatch) || microBatch < 1 || rows % microBatch !== 0) {
+    throw new RangeError(`micro-batch ${microBatch} does not divide the batch of ${rows}`);
+  }
+  const parts = rows / microBatch;
+  const variables = [...trainer.model.variables];
+  let sums: tf.Tensor[] | undefined;
+  let loss = 0;
+  for (let p = 0; p < parts; p++) {
+    const from = p * microBatch * time, to = from + microBatch * time;
+    const { value, grads } = tf.tidy(() => {
+      const inputs = tf.tensor2d(batch.inputs.subarray(from, to), [microBatch, time], "int32");
+      const targets = tf.tensor2d(batch.targets.subarray(from, to), [microBatch, time], "int32");
+      const mask = tf.ones([microBatch, time], "float32") as tf.Tensor2D;
+      return tf.variableGrads(() => {
+        const logits = trainer.model.logits(inputs);
+        const view = makeTokenView({ logits, targets, mask }, objective.needs ?? {});
+        return reduce(objective, {}, view).loss;
+      }, variables);
+    });
+    loss += value.dataSync()[0]! / parts;
+    value.dispose();
+    const list = variables.map((v) => grads[v.name]!);
+    if (sums === undefined) sums = list;
+    else {
+      const old = sums;
+      sums = tf.tidy(() => old.map((s, i) => tf.add(s, list[i]!)));
+      tf.dispose([...old, ...list]);
+    }
+  }
+  const total = sums!;
+  let report: { gradNorm: number } = { gradNorm: NaN };
+  tf.tidy(() => {
+    const mean = parts === 1 ? total : total.map((s) => tf.div(s, parts));
+    report = trainer.optimizer.apply(mean, reference.learningRate);
   });
+  tf.dispose(total);
+  return { loss, gradNorm: report.gradNorm };
 }
 
 /**

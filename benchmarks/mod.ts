@@ -12,7 +12,7 @@
  * @module
  */
 // Starts the default tensor backend, so that this entry works with no set-up call.
-import "../core/tensor.ts";
+import "../core/backend/mod.ts";
 import type { Benchmark, Domain } from "../core/plugin.ts";
 import { addition } from "./math/addition.ts";
 import { mathAnswer } from "./math/benchmark.ts";

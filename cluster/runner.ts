@@ -15,7 +15,7 @@ import { decodeExperiment } from "../core/config.ts";
 import { ConfigError, isUserError, type UserError } from "../core/errors.ts";
 import { planCells, type PlannedCell } from "../core/plan.ts";
 import type { RegistryShape } from "../core/registry.ts";
-import { useBackend } from "../core/tensor.ts";
+import { useBackend } from "../core/backend/mod.ts";
 import { type CellFailed, type CellPayload, CellWorkflow } from "./cell_workflow.ts";
 import { asUserErrors, type RunnerEndpoint, runnerLayer } from "./layers.ts";
 import { ensureTables, markFinished, markRunning } from "./progress_table.ts";

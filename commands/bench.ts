@@ -1,31 +1,50 @@
 /**
- * `deno task bench [--json] [--vs-torch] [--steps N] [--backend NAME] [--plain]`: times the
- * reference workload of `bench/workload.ts` (one training step with neg-log-prob and with
- * neg-prob, greedy generation with and without the key/value cache), reports peak RSS and the
- * tfjs tensor count before and after, and with `--vs-torch` runs the PyTorch twin
- * (`bench/torch_reference.py`) in alternation in a child process and prints ours/PyTorch ratios.
+ * `deno task bench [--size NAME] [--json] [--vs-torch] [--steps N] [--micro-batch N]
+ * [--backend NAME] [--plain]`: with `--size reference` (the default) times the reference workload
+ * of `bench/workload.ts` (one training step with neg-log-prob and with neg-prob, greedy generation
+ * with and without the key/value cache), reports peak RSS and the tfjs tensor count before and
+ * after, and with `--vs-torch` runs the PyTorch twin (`bench/torch_reference.py`) in alternation
+ * in a child process and prints ours/PyTorch ratios. The larger sizes (`27m`, `gpt2-small`,
+ * `gpt2-medium`) time optimizer steps only (`commands/bench_size.ts`). Without `--backend` the
+ * backend follows the size (`backendFor`): wasm while the model fits its heap, else cpu-blas.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { ConfigError } from "../core/errors.ts";
-import { blasDescription, disableBlas } from "../core/blas.ts";
-import { defaultBackend, useBackend } from "../core/tensor.ts";
-import { fastPathsActive, setFastPaths } from "../backbones/ops.ts";
+import {
+  backendFor,
+  blasDescription,
+  defaultBackend,
+  disableBlas,
+  fastPathsActive,
+  setFastPaths,
+  useBackend,
+  wasmHeapBudgetBytes,
+} from "../core/backend/mod.ts";
+import { BackendError } from "../core/errors.ts";
 import type { Objective } from "../core/plugin.ts";
 import { negLogProb } from "../objectives/neg_log_prob.ts";
 import { negProb } from "../objectives/neg_prob.ts";
 import {
+  activationBytes,
+  type BenchSize,
   generateTokens,
   makeTrainer,
+  paramCount,
   randomBatch,
   randomPrompts,
   reference,
+  sizeNames,
+  sizes,
+  type SizeSpec,
   type Trainer,
   trainStep,
 } from "../bench/workload.ts";
+import { measureSize, printSizeReport } from "./bench_size.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";
+import { TorchPeer } from "./_torch_peer.ts";
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -35,93 +54,16 @@ const median = (xs: ReadonlyArray<number>): number => {
 
 const rssMb = (): number => Deno.memoryUsage().rss / 2 ** 20;
 
-/** The PyTorch twin, serving requests over a line protocol. */
-class TorchPeer {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #lines: AsyncIterator<string>;
-  readonly version: string;
-
-  constructor(
-    child: Deno.ChildProcess,
-    lines: AsyncIterator<string>,
-    version: string,
-  ) {
-    this.#child = child;
-    this.#writer = child.stdin.getWriter();
-    this.#lines = lines;
-    this.version = version;
-  }
-
-  /** Starts the twin; resolves to a reason string when python3 or torch is missing. */
-  static async start(): Promise<TorchPeer | string> {
-    const python = await Deno.stat("/usr/bin/python3").then(
-      () => "/usr/bin/python3",
-      () => "python3",
-    );
-    const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
-    const env = Deno.env.toObject();
-    // The preset core type slows OpenBLAS on this kind of machine; unset for the peer only.
-    delete env.OPENBLAS_CORETYPE;
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(python, {
-        args: [script, "--serve"],
-        env,
-        clearEnv: true,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-    } catch (error) {
-      return `${python} could not be started (${(error as Error).message})`;
-    }
-    const lines = splitLines(child.stdout);
-    const first = await lines.next();
-    if (first.done) {
-      const err = (await new Response(child.stderr).text()).trim().split("\n");
-      await child.status;
-      return `torch is not available to ${python} (${err[err.length - 1] ?? "no output"})`;
-    }
-    const hello = JSON.parse(first.value) as { torch?: string };
-    child.stderr.cancel();
-    return new TorchPeer(child, lines, hello.torch ?? "unknown");
-  }
-
-  /** Sends one request and waits for its answer. */
-  async ask(request: Record<string, unknown>): Promise<{ ms: number[]; tokens?: number }> {
-    await this.#writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
-    const line = await this.#lines.next();
-    if (line.done) throw new Error("the PyTorch twin stopped");
-    const answer = JSON.parse(line.value) as { ms?: number[]; tokens?: number; error?: string };
-    if (answer.error !== undefined || answer.ms === undefined) {
-      throw new Error(`the PyTorch twin failed: ${answer.error}`);
-    }
-    return { ms: answer.ms, ...(answer.tokens === undefined ? {} : { tokens: answer.tokens }) };
-  }
-
-  /** Ends the child. */
-  async close(): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    await this.#child.status;
-  }
-}
-
-async function* splitLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let at: number;
-    while ((at = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, at);
-      rest = rest.slice(at + 1);
-    }
-  }
-  if (rest !== "") yield rest;
-}
-
-/** What the bench measures (the `--json` object). */
+/** What the bench measures at the reference size (the `--json` object). */
 export interface BenchReport {
+  /** The workload size (`reference`). */
+  readonly size: string;
+  /** Trainable parameters. */
+  readonly params: number;
+  /** Tokens per optimizer step. */
+  readonly tokensPerStep: number;
+  /** Sequences per micro-batch (the whole batch). */
+  readonly microBatch: number;
   /** The tfjs backend. */
   readonly backend: string;
   /** The BLAS behind matrix products, or null. */
@@ -289,6 +231,10 @@ async function measure(options: Options, log: (line: string) => void): Promise<B
     };
   }
   return {
+    size: "reference",
+    params: paramCount(sizes.reference),
+    tokensPerStep: reference.batch * reference.time,
+    microBatch: reference.batch,
     backend: tf.getBackend(),
     blas: blasDescription(),
     fastPaths: fastPathsActive(),
@@ -347,11 +293,47 @@ function printReport(r: BenchReport): void {
 }
 
 /**
+ * The backend a bench run uses: `--backend` when given, else the one {@link backendFor} picks for
+ * the size; fails with one line when the model cannot fit the backend's memory.
+ */
+function chooseBackend(
+  size: SizeSpec,
+  microBatch: number,
+  requested: string | undefined,
+): { backend: string; note: string | null } | BackendError {
+  const choice = backendFor(paramCount(size), activationBytes(size, microBatch));
+  if (requested === "wasm" && choice.bytes > wasmHeapBudgetBytes) {
+    return new BackendError({
+      message: `bench --size ${size.name} (micro-batch ${microBatch}) cannot run on wasm: ${
+        choice.reason.split(";")[0]!.split(", more than")[0]
+      }, more than the wasm heap's ${
+        (wasmHeapBudgetBytes / 2 ** 30).toFixed(1)
+      } GiB; use --backend cpu-blas or a smaller --micro-batch`,
+      backend: "wasm",
+    });
+  }
+  if (requested !== undefined) return { backend: requested, note: null };
+  if (choice.backend === null) {
+    return new BackendError({
+      message: `bench --size ${size.name}: ${choice.reason}`,
+      backend: "wasm",
+    });
+  }
+  return {
+    backend: choice.backend,
+    note: choice.backend === defaultBackend ? null : `probsft: ${choice.reason}`,
+  };
+}
+
+/**
  * The `bench` command.
  *
- * @param args `--json`, `--vs-torch`, `--steps N` (timed steps per objective, default 20; 1000
- *   for the leak check), `--backend NAME` (default wasm), `--plain` (no OpenBLAS, no fused
- *   kernels: the plain wasm path).
+ * @param args `--size NAME` (`reference`, the default; `27m`, `gpt2-small`, `gpt2-medium`),
+ *   `--json`, `--vs-torch`, `--steps N` (timed steps; default 20 per objective at the reference
+ *   size, 1000 for the leak check; 4 or 3 at the larger sizes), `--micro-batch N` (sequences per
+ *   micro-batch; default the whole batch, 4 for gpt2-small and 2 for gpt2-medium), `--backend
+ *   NAME` (default by size: wasm, or cpu-blas where the wasm heap cannot hold the model),
+ *   `--plain` (no OpenBLAS, no fused kernels: the plain wasm path).
  * @returns An Effect that prints the report.
  */
 export const benchCommand: Command = (args) =>
@@ -362,24 +344,76 @@ export const benchCommand: Command = (args) =>
       steps: { type: "string" },
       backend: { type: "string" },
       plain: { type: "boolean" },
+      size: { type: "string" },
+      "micro-batch": { type: "string" },
     });
-    const steps = yield* numberFlag("bench", "steps", values.steps, 20);
+    const sizeName = values.size ?? "reference";
+    if (!sizeNames.includes(sizeName as BenchSize)) {
+      return yield* new ConfigError({
+        message: `bench: --size must be one of ${sizeNames.join(", ")}, got ${
+          JSON.stringify(sizeName)
+        }`,
+        where: "command line",
+      });
+    }
+    const size = sizes[sizeName as BenchSize];
+    const isReference = size.name === "reference";
+    const steps = yield* numberFlag("bench", "steps", values.steps, isReference ? 20 : size.steps);
     if (!Number.isInteger(steps) || steps < 1) {
       return yield* new ConfigError({
         message: `bench: --steps must be a positive integer, got ${steps}`,
         where: "command line",
       });
     }
-    const backend = values.backend ?? defaultBackend;
-    yield* useBackend(backend);
+    const microBatch = yield* numberFlag(
+      "bench",
+      "micro-batch",
+      values["micro-batch"],
+      size.microBatch,
+    );
+    if (!Number.isInteger(microBatch) || microBatch < 1 || size.batch % microBatch !== 0) {
+      return yield* new ConfigError({
+        message:
+          `bench: --micro-batch must divide the batch of ${size.batch} at --size ${size.name}, got ${microBatch}`,
+        where: "command line",
+      });
+    }
+    if (isReference && microBatch !== size.batch) {
+      return yield* new ConfigError({
+        message: `bench: --micro-batch applies to the larger sizes, not --size reference`,
+        where: "command line",
+      });
+    }
+    const choice = chooseBackend(size, microBatch, values.backend);
+    if (choice instanceof BackendError) return yield* choice;
+    yield* useBackend(choice.backend);
+    const json = values.json === true;
+    const log = json ? () => {} : (line: string) => console.error(line);
+    if (choice.note !== null) console.error(choice.note);
+    if (!isReference) {
+      if (values.plain === true) {
+        disableBlas();
+        setFastPaths(false);
+      }
+      const report = yield* Effect.promise(() =>
+        measureSize(size, {
+          vsTorch: values["vs-torch"] === true,
+          steps,
+          warmup: size.warmup,
+          microBatch,
+        }, log)
+      );
+      if (json) console.log(JSON.stringify(report));
+      else printSizeReport(report);
+      return;
+    }
     const options: Options = {
-      json: values.json === true,
+      json,
       vsTorch: values["vs-torch"] === true,
       steps,
-      backend,
+      backend: choice.backend,
       plain: values.plain === true,
     };
-    const log = options.json ? () => {} : (line: string) => console.error(line);
     const report = yield* Effect.promise(() => measure(options, log));
     if (options.json) console.log(JSON.stringify(report));
     else printReport(report);

@@ -21,7 +21,7 @@ import { equivalentPairs, type LabelledObjective } from "../core/equivalence.ts"
 import { ConfigError } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
-import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { defaultBackend, useBackend } from "../core/backend/mod.ts";
 import { clusterExperiment, collectExperiment } from "../cluster/experiment.ts";
 import { type Command, parseFlags } from "./flags.ts";
 import { printPlans } from "./experiment_plan.ts";

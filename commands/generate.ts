@@ -13,7 +13,7 @@ import { Effect } from "effect";
 import { parseArgs } from "node:util";
 import { ConfigError, type UserError } from "../core/errors.ts";
 import { encodePrompt, encodeQuery } from "../core/sft_batches.ts";
-import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { defaultBackend, useBackend } from "../core/backend/mod.ts";
 import { loadHf } from "../backbones/hf.ts";
 
 /** The usage line of the command. */

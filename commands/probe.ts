@@ -9,7 +9,7 @@ import { Effect } from "effect";
 import { isUserError, PluginError } from "../core/errors.ts";
 import { probe, probePercentiles } from "../core/probe.ts";
 import { encodePairs } from "../core/sft_batches.ts";
-import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { defaultBackend, useBackend } from "../core/backend/mod.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";
 import { parsePartSpec } from "./part_spec.ts";
 import { registryWith } from "./registry_with.ts";

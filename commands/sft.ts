@@ -16,7 +16,7 @@ import { decodeExperiment } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
-import { defaultBackend, useBackend } from "../core/tensor.ts";
+import { defaultBackend, useBackend } from "../core/backend/mod.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";
 import { parsePartSpec } from "./part_spec.ts";
 import { consoleProgress } from "./progress.ts";

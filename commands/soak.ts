@@ -15,7 +15,7 @@ import type { UserError } from "../core/errors.ts";
 import type { LanguageModel } from "../core/plugin.ts";
 import { makeRegistry } from "../core/registry.ts";
 import { encodePairs, encodePrompt } from "../core/sft_batches.ts";
-import { useBackend } from "../core/tensor.ts";
+import { useBackend } from "../core/backend/mod.ts";
 import { paperRecipe, train } from "../core/train.ts";
 import { builtins } from "../plugins/builtins.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect";
 import { PluginError } from "../core/errors.ts";
-import { useBackend } from "../core/tensor.ts";
+import { useBackend } from "../core/backend/mod.ts";
 import { descentWeightPlot, runTheoryChecks } from "../objectives/theory_checks.ts";
 import { type Command, parseFlags } from "./flags.ts";
 

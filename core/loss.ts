@@ -47,12 +47,16 @@ export function targetLogit(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tenso
   const read = tf.customGrad(
     ((z: tf.Tensor, save: tf.GradSaveFunc) => {
       save([ids]);
+      // A target outside the vocabulary (only ever on a masked position) reads 0, as the
+      // one-hot product it replaces did.
+      const inside = tf.logicalAnd(tf.greaterEqual(ids, 0), tf.less(ids, vocab));
       const flat = tf.add(
         tf.mul(tf.range(0, positions, 1, "int32"), tf.scalar(vocab, "int32")),
-        ids,
+        tf.clipByValue(ids, 0, vocab - 1),
       );
+      const read = tf.gather(tf.reshape(z, [positions * vocab]), flat);
       return {
-        value: tf.reshape(tf.gather(tf.reshape(z, [positions * vocab]), flat), [batch, time]),
+        value: tf.reshape(tf.where(inside, read, tf.zerosLike(read)), [batch, time]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.mul(
             tf.reshape(tf.oneHot(saved[0]!, vocab), [batch, time, vocab]),

@@ -12,7 +12,7 @@
  * @module
  */
 // Starts the default tensor backend, so that this entry works with no set-up call.
-import "./tensor.ts";
+import "./backend/mod.ts";
 import * as tf from "@tensorflow/tfjs";
 import { Effect, Schema } from "effect";
 import assert from "node:assert/strict";

@@ -13,7 +13,7 @@
  * @module
  */
 // Starts the default tensor backend, so that this entry works with no set-up call.
-import "../core/tensor.ts";
+import "../core/backend/mod.ts";
 import type { Objective } from "../core/plugin.ts";
 import { anchored } from "./anchored.ts";
 import { deft } from "./deft.ts";

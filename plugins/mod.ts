@@ -4,5 +4,5 @@
  * @module
  */
 // Starts the default tensor backend, so that this entry works with no set-up call.
-import "../core/tensor.ts";
+import "../core/backend/mod.ts";
 export * from "./builtins.ts";

@@ -72,6 +72,6 @@ Deno.test("deno task probe places an unpretrained backbone at the model-weak end
 Deno.test("an unknown tensor backend is a one-line error listing the known ones", async () => {
   assertOneLineError(
     await run("theory", "--backend", "nope"),
-    /Unknown backend "nope"; known backends: wasm, cpu, webgpu, tensorflow/,
+    /Unknown backend "nope"; known backends: wasm, cpu-blas, cpu, webgpu, tensorflow/,
   );
 });

@@ -2,16 +2,14 @@ import "../_setup.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
-import { blasActive, disableBlas, enableBlas, findBlas } from "../../core/blas.ts";
 import {
-  embed,
-  gelu,
-  geluTanh,
-  layerNorm,
-  linear,
-  matMul,
+  blasActive,
+  disableBlas,
+  enableBlas,
+  findBlas,
   setFastPaths,
-} from "../../backbones/ops.ts";
+} from "../../core/backend/mod.ts";
+import { embed, gelu, geluTanh, layerNorm, linear, matMul } from "../../backbones/ops.ts";
 import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
 import { makeTokenView, reduce } from "../../core/loss.ts";
 import type { Objective } from "../../core/plugin.ts";

@@ -3,7 +3,7 @@
 // deliberately does not import tests/_setup.ts: that selects the `cpu` backend in-process, and
 // the point here is the backend a user gets.
 import assert from "node:assert/strict";
-import { findBlas } from "../../core/blas.ts";
+import { findBlas } from "../../core/backend/mod.ts";
 
 /** The repository root (where deno.json and main.ts are). */
 export const repoRoot: string = new URL("../../", import.meta.url).pathname;
@@ -91,7 +91,7 @@ export function assertOneLineError(result: RunResult, pattern: RegExp): void {
 
 /**
  * Whether a command started with the inherited environment runs the wasm backend's matrix
- * products through OpenBLAS: OpenBLAS is installed where core/blas.ts looks, and this process was
+ * products through OpenBLAS: OpenBLAS is installed where core/backend/openblas.ts looks, and this process was
  * not itself started with `PROBSFT_BLAS=0` (which the subprocesses inherit).
  */
 export const hasBlas: boolean = findBlas() !== null &&

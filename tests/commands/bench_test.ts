@@ -55,3 +55,27 @@ Deno.test("deno task bench --steps 1 --json: positive step time, no tensor leak 
     /bench: --steps must be a positive integer, got 0/,
   );
 });
+
+Deno.test("--backend cpu-blas runs a command; bench refuses a size the wasm heap cannot hold in one line", async () => {
+  if (!hasBlas) {
+    console.log("OpenBLAS is not installed: the cpu-blas command check is skipped");
+  } else {
+    const r = okJson<{ passed: boolean; checks: unknown[] }>(
+      await runTask(["theory", "--json", "--backend", "cpu-blas"]),
+    );
+    assert.equal(r.passed, true, "the theorem checks pass on cpu-blas");
+    assert.ok(r.checks.length >= 7);
+  }
+  assertOneLineError(
+    await runTask(["bench", "--size", "gpt2-small", "--backend", "wasm"]),
+    /bench --size gpt2-small \(micro-batch 4\) cannot run on wasm: .*124\.4M parameters.*use --backend cpu-blas/,
+  );
+  assertOneLineError(
+    await runTask(["bench", "--size", "gpt2-large"]),
+    /bench: --size must be one of reference, 27m, gpt2-small, gpt2-medium, got "gpt2-large"/,
+  );
+  assertOneLineError(
+    await runTask(["bench", "--size", "gpt2-small", "--micro-batch", "3"]),
+    /bench: --micro-batch must divide the batch of 8 at --size gpt2-small, got 3/,
+  );
+});

@@ -8,7 +8,7 @@ import { main } from "../../main.ts";
 import type { ExperimentConfig } from "../../core/config.ts";
 import { makeRegistry } from "../../core/registry.ts";
 import { runExperiment } from "../../core/runner.ts";
-import { useBackend } from "../../core/tensor.ts";
+import { useBackend } from "../../core/backend/mod.ts";
 import { builtins } from "../../plugins/builtins.ts";
 
 await Effect.runPromise(useBackend("wasm"));

@@ -9,7 +9,7 @@ import type { ExperimentConfig } from "../../core/config.ts";
 import type { Objective, Plugin } from "../../core/plugin.ts";
 import { makeRegistry } from "../../core/registry.ts";
 import { runExperiment } from "../../core/runner.ts";
-import { useBackend } from "../../core/tensor.ts";
+import { useBackend } from "../../core/backend/mod.ts";
 import { builtins } from "../../plugins/builtins.ts";
 
 await Effect.runPromise(useBackend("wasm"));

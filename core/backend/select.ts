@@ -1,19 +1,27 @@
 /**
- * Tensor backends, chosen by name in one place: `wasm` (SIMD, the default), `cpu` (the pure
- * JavaScript reference), `webgpu` (Deno's navigator.gpu) and `tensorflow` (tfjs-node-gpu, where a
- * user has it installed). A backend that cannot start fails with a message that says what is
- * missing.
+ * Tensor backends, chosen by name in one place: `wasm` (SIMD, with OpenBLAS matrix products when
+ * installed; the default), `cpu-blas` (tfjs's cpu backend with OpenBLAS and faster JavaScript
+ * kernels: no 4 GiB heap ceiling, for large models), `cpu` (the pure JavaScript reference),
+ * `webgpu` (Deno's navigator.gpu) and `tensorflow` (tfjs-node-gpu, where a user has it
+ * installed). A backend that cannot start fails with a message that says what is missing.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { Effect } from "effect";
-import { BackendError } from "./errors.ts";
-import { enableBlas } from "./blas.ts";
+import { BackendError } from "../errors.ts";
+import { enableBlas } from "./wasm_blas.ts";
+import { cpuBlasName, cpuBlasUnavailable } from "./cpu_blas.ts";
 
 /** The backends probsft knows by name. */
-export const backendNames: ReadonlyArray<string> = ["wasm", "cpu", "webgpu", "tensorflow"];
+export const backendNames: ReadonlyArray<string> = [
+  "wasm",
+  cpuBlasName,
+  "cpu",
+  "webgpu",
+  "tensorflow",
+];
 
 /** The default backend. */
 export const defaultBackend = "wasm";
@@ -24,7 +32,13 @@ async function importOptional(specifier: string): Promise<unknown> {
   return await import(specifier);
 }
 
-async function start(name: string): Promise<void> {
+/**
+ * Starts a backend by name, with no checks of the name (see {@link useBackend}).
+ *
+ * @param name A tfjs backend name.
+ * @throws Error saying what is missing when it cannot start.
+ */
+export async function startBackend(name: string): Promise<void> {
   if (name === "webgpu") {
     const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } })?.gpu;
     if (gpu === undefined) {
@@ -44,13 +58,16 @@ async function start(name: string): Promise<void> {
         }); install it where libtensorflow can be downloaded`,
       );
     }
+  } else if (name === cpuBlasName) {
+    const why = cpuBlasUnavailable();
+    if (why !== null) throw new Error(why);
   }
   // Production mode: skips per-op debug checks and the "install tfjs-node" banner.
   tf.enableProdMode();
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tfjs could not initialise backend "${name}"`);
   await tf.ready();
-  // wasm: matrix products through OpenBLAS when it is installed (core/blas.ts); PROBSFT_BLAS=0
+  // wasm: matrix products through OpenBLAS when it is installed (wasm_blas.ts); PROBSFT_BLAS=0
   // keeps the plain wasm kernels.
   if (name === "wasm" && (Deno.env.get("PROBSFT_BLAS") ?? "1") !== "0") enableBlas();
 }
@@ -59,7 +76,8 @@ async function start(name: string): Promise<void> {
  * Selects and starts a tensor backend.
  *
  * @param name One of {@link backendNames}.
- * @returns Nothing, once the backend is ready.
+ * @returns Nothing, once the backend is ready; a {@link BackendError} naming the backend and what
+ *   is missing when it is unknown or cannot start.
  */
 export function useBackend(name: string): Effect.Effect<void, BackendError> {
   if (!backendNames.includes(name)) {
@@ -74,7 +92,7 @@ export function useBackend(name: string): Effect.Effect<void, BackendError> {
   }
   return Effect.tryPromise({
     try: async () => {
-      if (tf.getBackend() !== name || tf.engine().backendName !== name) await start(name);
+      if (tf.getBackend() !== name || tf.engine().backendName !== name) await startBackend(name);
     },
     catch: (error) =>
       new BackendError({
@@ -100,18 +118,18 @@ export async function ensureBackend(): Promise<string> {
     console.error(
       `probsft: no read permission for the ${defaultBackend} backend's .wasm file; using "cpu" (run with --allow-read for the faster backend)`,
     );
-    await start("cpu");
+    await startBackend("cpu");
     return engine.backendName;
   }
   try {
-    await start(defaultBackend);
+    await startBackend(defaultBackend);
   } catch (error) {
     console.error(
       `probsft: backend "${defaultBackend}" could not start (${
         String((error as Error).message ?? error).split("\n")[0]
       }); using "cpu"`,
     );
-    await start("cpu");
+    await startBackend("cpu");
   }
   return engine.backendName;
 }

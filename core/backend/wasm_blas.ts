@@ -1,0 +1,123 @@
+/**
+ * The wasm backend's matrix products through OpenBLAS: {@link enableBlas} replaces its
+ * `BatchMatMul` kernel by one that calls `cblas_sgemm` directly on the wasm heap (no copies,
+ * transposes as BLAS flags, so the slow transposed wasm kernels never run, and both cores through
+ * OpenBLAS's threads). Without OpenBLAS, or without the `--allow-ffi` permission, nothing changes
+ * and the plain wasm kernels run.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { findBlas, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
+import { isWasmBackend, type KernelArgs, sizeOf } from "./js_kernel.ts";
+import { cpuBlasName } from "./cpu_blas.ts";
+
+let original: tf.KernelConfig | undefined;
+
+/**
+ * `BatchMatMul` on the wasm heap through `cblas_sgemm`. Leading axes broadcast when equal or when
+ * one side has none or a single batch; other broadcasts go to the wasm kernel.
+ */
+function batchMatMul(args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const transposeA = Boolean(args.attrs?.transposeA);
+  const transposeB = Boolean(args.attrs?.transposeB);
+  const backend = args.backend;
+  const gemm = sgemm();
+  const aLead = a.shape.slice(0, -2);
+  const bLead = b.shape.slice(0, -2);
+  const batchA = sizeOf(aLead);
+  const batchB = sizeOf(bLead);
+  const sameLead = aLead.length === bLead.length && aLead.every((d, i) => d === bLead[i]);
+  const simple = sameLead || batchA === 1 || batchB === 1;
+  if (
+    gemm === null || !isWasmBackend(backend) || a.dtype !== "float32" ||
+    b.dtype !== "float32" || !simple || a.shape.length < 2 || b.shape.length < 2
+  ) {
+    return (original!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
+  }
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
+  const k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
+  const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
+  const n = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
+  if (k !== kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  const batch = Math.max(batchA, batchB);
+  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead), m, n];
+  const out = backend.makeOutput(outShape, "float32");
+  // Views of the heap are taken after the output is allocated: allocation may grow the memory.
+  const buffer = backend.wasm.HEAPU8.buffer;
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const aOff = at(a);
+  const bOff = at(b);
+  const cOff = at(out);
+  const lda = transposeA ? m : k;
+  const ldb = transposeB ? k : n;
+  const ta = transposeA ? trans : noTrans;
+  const tb = transposeB ? trans : noTrans;
+  const aStride = batchA === 1 ? 0 : m * k;
+  const bStride = batchB === 1 ? 0 : k * n;
+  if (m === 0 || n === 0) return out;
+  for (let i = 0; i < batch; i++) {
+    const av = new Float32Array(buffer, aOff + 4 * i * aStride, m * k);
+    const bv = new Float32Array(buffer, bOff + 4 * i * bStride, k * n);
+    const cv = new Float32Array(buffer, cOff + 4 * i * m * n, m * n);
+    gemm(ta, tb, m, n, k, 1, av, lda, bv, ldb, 0, cv, n);
+  }
+  return out;
+}
+
+/**
+ * Whether a BLAS kernel serves `BatchMatMul` on the active backend (so that a transposed product
+ * costs no more than a plain one).
+ *
+ * @returns True on the wasm backend with OpenBLAS enabled, and on `cpu-blas`.
+ */
+export function blasActive(): boolean {
+  const name = tf.getBackend();
+  return name === cpuBlasName || (original !== undefined && name === "wasm");
+}
+
+/**
+ * Routes the wasm backend's matrix products through OpenBLAS when it is installed. Idempotent.
+ * Call after `@tensorflow/tfjs-backend-wasm` is imported (the backend need not be active).
+ *
+ * @returns What is used, or `null` when OpenBLAS is absent (the wasm kernels stay).
+ */
+export function enableBlas(): ReturnType<typeof findBlas> {
+  const info = findBlas();
+  if (info === null) return null;
+  if (original !== undefined) return info;
+  const current = tf.getKernel("BatchMatMul", "wasm");
+  if (current === undefined) return null;
+  original = current;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({
+    kernelName: "BatchMatMul",
+    backendName: "wasm",
+    kernelFunc: batchMatMul as unknown as tf.KernelFunc,
+  });
+  return info;
+}
+
+/** Restores the wasm backend's own `BatchMatMul` kernel (for comparisons). */
+export function disableBlas(): void {
+  if (original === undefined) return;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel(original);
+  original = undefined;
+}
+
+/**
+ * A one-line description for reports: `"OpenBLAS 0.3.21 … (2 threads)"` or `null`.
+ *
+ * @returns The description of the BLAS the active backend uses, or `null` when none is used.
+ */
+export function blasDescription(): string | null {
+  return blasActive() ? openBlasDescription() : null;
+}
