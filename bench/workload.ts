@@ -19,7 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { tinyConfig, Transformer, type TransformerConfig } from "../backbones/transformer.ts";
-import { makeTokenView, reduce } from "../core/loss.ts";
+import { batchLoss, defaultChunkPositions } from "../core/batch_loss.ts";
 import { AdamW } from "../core/optimizer.ts";
 import type { Objective, Tokenizer } from "../core/plugin.ts";
 import { uniform } from "../backbones/random.ts";
@@ -288,7 +288,8 @@ export function makeTrainer(seed = 0, size: SizeSpec = sizes.reference): Trainer
 
 /**
  * One optimizer step, as `core/train.ts` runs it: per micro-batch the forward pass, the
- * objective's token mean and its gradients; the gradients summed over micro-batches and divided
+ * objective's token mean (core/batch_loss.ts: the LM head and loss in chunks past 128 MiB of
+ * logits) and its gradients; the gradients summed over micro-batches and divided
  * by their number; clipping and AdamW. Reads the loss back, so the step has finished when it
  * returns.
  *
@@ -319,11 +320,16 @@ export function trainStep(
       const inputs = tf.tensor2d(batch.inputs.subarray(from, to), [microBatch, time], "int32");
       const targets = tf.tensor2d(batch.targets.subarray(from, to), [microBatch, time], "int32");
       const mask = tf.ones([microBatch, time], "float32") as tf.Tensor2D;
-      return tf.variableGrads(() => {
-        const logits = trainer.model.logits(inputs);
-        const view = makeTokenView({ logits, targets, mask }, objective.needs ?? {});
-        return reduce(objective, {}, view).loss;
-      }, variables);
+      return tf.variableGrads(
+        () =>
+          batchLoss(trainer.model, { inputs, targets, mask }, {
+            objective,
+            params: {},
+            seed: 0,
+            chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
+          }).loss,
+        variables,
+      );
     });
     loss += value.dataSync()[0]! / parts;
     value.dispose();

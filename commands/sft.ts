@@ -1,9 +1,11 @@
 /**
  * `deno task sft --model DIR --data FILE --out DIR [--objective SPEC] [--format F] [--eval FILE]
- * [--steps N] [--batch-size N] [--lr X] [--seed S] [--no-chat-template] [--backend NAME]
- * [--plugin SPEC]…`: fine-tunes one Hugging Face model on one data file with one objective (the
- * `trl sft` of probsft) and writes `OUT/model/` (a Hugging Face folder transformers loads),
- * `OUT/metrics.jsonl`, `OUT/results.json` and `OUT/report.md`.
+ * [--steps N] [--batch-size N] [--micro-batch N] [--recompute] [--lr X] [--seed S]
+ * [--no-chat-template] [--backend NAME] [--plugin SPEC]…`: fine-tunes one Hugging Face model
+ * on one data file with one objective (the `trl sft` of probsft) and writes `OUT/model/` (a
+ * Hugging Face folder transformers loads), `OUT/metrics.jsonl`, `OUT/results.json` and
+ * `OUT/report.md`. Without `--backend` the backend follows the model's size (config.json): wasm
+ * while it fits the wasm heap, else cpu-blas, said in one line.
  *
  * It is a one-cell experiment (the `jsonl` domain, the `hf` backbone, `saveModels` on), so it
  * resumes after an interruption, probes the base model (mean target p, the continuum position)
@@ -16,7 +18,9 @@ import { decodeExperiment } from "../core/config.ts";
 import { ConfigError } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
-import { defaultBackend, useBackend } from "../core/backend/mod.ts";
+import { useBackend, useBackendFor } from "../core/backend/mod.ts";
+import { readHfConfig } from "../backbones/hf.ts";
+import { footprintOfConfig } from "../backbones/parts.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";
 import { parsePartSpec } from "./part_spec.ts";
 import { consoleProgress } from "./progress.ts";
@@ -24,7 +28,7 @@ import { registryWith } from "./registry_with.ts";
 
 /** The usage line of the command. */
 export const sftUsage: string =
-  "usage: deno task sft --model DIR --data FILE --out DIR [--objective SPEC] [--format F] [--eval FILE] [--steps N] [--batch-size N] [--lr X] [--seed S] [--no-chat-template] [--backend NAME] [--plugin SPEC]";
+  "usage: deno task sft --model DIR --data FILE --out DIR [--objective SPEC] [--format F] [--eval FILE] [--steps N] [--batch-size N] [--micro-batch N] [--recompute] [--lr X] [--seed S] [--no-chat-template] [--backend NAME] [--plugin SPEC]";
 
 function missing(flag: string): ConfigError {
   return new ConfigError({ message: `sft: ${flag} is required; ${sftUsage}`, where: flag });
@@ -45,6 +49,8 @@ export const sftCommand: Command = (args) =>
       lr: { type: "string" },
       seed: { type: "string" },
       "no-chat-template": { type: "boolean" },
+      "micro-batch": { type: "string" },
+      recompute: { type: "boolean" },
       backend: { type: "string" },
       plugin: { type: "string", multiple: true },
     });
@@ -62,6 +68,7 @@ export const sftCommand: Command = (args) =>
     const batchSize = yield* numberFlag("sft", "batch-size", values["batch-size"], 8);
     const learningRate = yield* numberFlag("sft", "lr", values.lr, 1e-5);
     const seed = yield* numberFlag("sft", "seed", values.seed, 0);
+    const microBatch = yield* numberFlag("sft", "micro-batch", values["micro-batch"], 0);
     const raw = {
       name: "sft",
       domains: [{
@@ -87,12 +94,24 @@ export const sftCommand: Command = (args) =>
         batchSize,
         learningRate,
         checkpointEvery: 50,
+        ...(microBatch > 0 ? { microBatchSize: microBatch } : {}),
+        ...(values.recompute ? { recompute: true } : {}),
       },
     };
     const source = "sft command line";
     const config = yield* decodeExperiment(raw, source);
     const out = values.out.replace(/\/+$/, "");
-    yield* useBackend(values.backend ?? defaultBackend);
+    if (values.backend !== undefined) yield* useBackend(values.backend);
+    else {
+      // By the model's size (config.json alone): wasm while it fits the wasm heap, else cpu-blas.
+      const footprint = footprintOfConfig(yield* readHfConfig(values.model));
+      const rows = Math.min(microBatch > 0 ? microBatch : batchSize, batchSize);
+      const time = Math.min(footprint.contextLength, 1024);
+      yield* useBackendFor(
+        footprint.parameters,
+        footprint.activationBytes!(rows, time, values.recompute === true),
+      );
+    }
     const registry = yield* registryWith(values.plugin ?? []);
     const progress = consoleProgress("sft");
     progress.log(`sft: ${values.model} on ${values.data} with ${objective.id}, writing to ${out}`);
