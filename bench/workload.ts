@@ -297,6 +297,7 @@ export function makeTrainer(seed = 0, size: SizeSpec = sizes.reference): Trainer
  * @param objective The objective (`neg-log-prob`, `neg-prob`, …).
  * @param batch The batch.
  * @param microBatch Sequences per micro-batch (default the whole batch); must divide the batch.
+ * @param recompute Recompute each block's activations in the backward pass.
  * @returns The loss (mean over micro-batches) and the gradient norm before clipping.
  * @throws RangeError when `microBatch` does not divide the batch.
  */
@@ -305,6 +306,7 @@ export function trainStep(
   objective: Objective<unknown>,
   batch: BenchBatch,
   microBatch: number = batch.rows,
+  recompute = false,
 ): { loss: number; gradNorm: number } {
   const { rows, time } = batch;
   if (!Number.isInteger(microBatch) || microBatch < 1 || rows % microBatch !== 0) {
@@ -327,6 +329,7 @@ export function trainStep(
             params: {},
             seed: 0,
             chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
+            recompute,
           }).loss,
         variables,
       );

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--size NAME] [--json] [--vs-torch] [--steps N] [--micro-batch N]
+ * `deno task bench [--size NAME] [--json] [--vs-torch] [--steps N] [--micro-batch N] [--recompute]
  * [--backend NAME] [--plain]`: with `--size reference` (the default) times the reference workload
  * of `bench/workload.ts` (one training step with neg-log-prob and with neg-prob, greedy generation
  * with and without the key/value cache), reports peak RSS and the tfjs tensor count before and
@@ -346,6 +346,7 @@ export const benchCommand: Command = (args) =>
       plain: { type: "boolean" },
       size: { type: "string" },
       "micro-batch": { type: "string" },
+      recompute: { type: "boolean" },
     });
     const sizeName = values.size ?? "reference";
     if (!sizeNames.includes(sizeName as BenchSize)) {
@@ -401,6 +402,7 @@ export const benchCommand: Command = (args) =>
           steps,
           warmup: size.warmup,
           microBatch,
+          recompute: values.recompute === true,
         }, log)
       );
       if (json) console.log(JSON.stringify(report));

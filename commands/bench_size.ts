@@ -52,6 +52,8 @@ export interface SizeReport {
   readonly tokensPerStep: number;
   /** Sequences per micro-batch. */
   readonly microBatch: number;
+  /** Blocks recomputed their activations in the backward pass. */
+  readonly recompute: boolean;
   /** The tfjs backend. */
   readonly backend: string;
   /** The BLAS behind matrix products, or null. */
@@ -88,6 +90,8 @@ export interface SizeOptions {
   readonly warmup: number;
   /** Sequences per micro-batch. */
   readonly microBatch: number;
+  /** Recompute each block's activations in the backward pass (probsft only). */
+  readonly recompute?: boolean;
 }
 
 /**
@@ -119,14 +123,26 @@ export async function measureSize(
   try {
     for (let i = 0; i < options.warmup; i++) {
       t0 = performance.now();
-      const { loss } = trainStep(trainer, objective, batch, options.microBatch);
+      const { loss } = trainStep(
+        trainer,
+        objective,
+        batch,
+        options.microBatch,
+        options.recompute === true,
+      );
       if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
       log(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, loss ${loss}`);
     }
     before = tf.memory().numTensors;
     for (let i = 0; i < options.steps; i++) {
       t0 = performance.now();
-      const { loss } = trainStep(trainer, objective, batch, options.microBatch);
+      const { loss } = trainStep(
+        trainer,
+        objective,
+        batch,
+        options.microBatch,
+        options.recompute === true,
+      );
       ms.push(performance.now() - t0);
       if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
       log(`step ${i + 1}/${options.steps}: ${ms[i]!.toFixed(0)} ms, loss ${loss.toFixed(4)}`);
@@ -172,6 +188,7 @@ export async function measureSize(
     params: paramCount(size),
     tokensPerStep,
     microBatch: options.microBatch,
+    recompute: options.recompute === true,
     backend: tf.getBackend(),
     blas: blasDescription(),
     trainStepMs,
