@@ -449,18 +449,7 @@ export class Transformer implements LanguageModel, StepModel {
    * @returns The logits.
    */
   logits(tokens: tf.Tensor2D): tf.Tensor3D {
-    const [batch, time] = tokens.shape;
-    if (time > this.config.contextLength) {
-      throw new RangeError(
-        `Sequence of ${time} tokens exceeds the context length ${this.config.contextLength}`,
-      );
-    }
-    return tf.tidy(() => {
-      const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
-      const mask = attentionMask(time, time, [0]);
-      const { hidden } = this.forward(tf.cast(tokens, "int32"), positions, mask, undefined, false);
-      return linear(hidden, this.headWeight()) as tf.Tensor3D;
-    });
+    return tf.tidy(() => linear(this.hidden(tokens), this.headWeight()) as tf.Tensor3D);
   }
 
   /**

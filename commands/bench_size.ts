@@ -120,29 +120,19 @@ export async function measureSize(
   );
   const ms: number[] = [];
   let before = 0, after = 0;
+  const step = () =>
+    trainStep(trainer, objective, batch, options.microBatch, options.recompute === true).loss;
   try {
     for (let i = 0; i < options.warmup; i++) {
       t0 = performance.now();
-      const { loss } = trainStep(
-        trainer,
-        objective,
-        batch,
-        options.microBatch,
-        options.recompute === true,
-      );
+      const loss = step();
       if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
       log(`warm-up step ${i + 1}: ${(performance.now() - t0).toFixed(0)} ms, loss ${loss}`);
     }
     before = tf.memory().numTensors;
     for (let i = 0; i < options.steps; i++) {
       t0 = performance.now();
-      const { loss } = trainStep(
-        trainer,
-        objective,
-        batch,
-        options.microBatch,
-        options.recompute === true,
-      );
+      const loss = step();
       ms.push(performance.now() - t0);
       if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
       log(`step ${i + 1}/${options.steps}: ${ms[i]!.toFixed(0)} ms, loss ${loss.toFixed(4)}`);
