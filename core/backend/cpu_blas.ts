@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findBlas, noTrans, sgemm, trans } from "./openblas.ts";
+import { findBlas, matMulSizes, noTrans, sgemm, trans } from "./openblas.ts";
 import { cpuValues, isCpuBackend, type KernelArgs, registerKernelFunc } from "./js_kernel.ts";
 import { registerCpuKernels } from "./cpu_kernels.ts";
 
@@ -48,16 +48,7 @@ function batchMatMulKernel(fallback: Kernel): Kernel {
     if (!(av instanceof Float32Array) || !(bv instanceof Float32Array)) return fallback(args);
     const transposeA = Boolean(args.attrs?.transposeA);
     const transposeB = Boolean(args.attrs?.transposeB);
-    const ar = a.shape.length, br = b.shape.length;
-    const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
-    const k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-    const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
-    const n = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
-    if (k !== kb) {
-      throw new Error(
-        `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
-      );
-    }
+    const { m, k, n } = matMulSizes(a.shape, b.shape, transposeA, transposeB);
     const aLead = a.shape.slice(0, -2), bLead = b.shape.slice(0, -2);
     const lead = tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead);
     const batch = lead.reduce((x, y) => x * y, 1);

@@ -206,3 +206,32 @@ export function openBlasDescription(): string | null {
   const info = findBlas();
   return info === null ? null : `${info.config} (${info.threads} threads)`;
 }
+
+/**
+ * The sizes of a batched matrix product `op(a) · op(b)`: rows `m`, inner `k`, columns `n`.
+ *
+ * @param aShape Shape of `a` (rank ≥ 2).
+ * @param bShape Shape of `b` (rank ≥ 2).
+ * @param transposeA `a` is used transposed.
+ * @param transposeB `b` is used transposed.
+ * @returns `{ m, k, n }`.
+ * @throws Error (tfjs's own wording) when the inner sizes differ.
+ */
+export function matMulSizes(
+  aShape: ReadonlyArray<number>,
+  bShape: ReadonlyArray<number>,
+  transposeA: boolean,
+  transposeB: boolean,
+): { m: number; k: number; n: number } {
+  const ar = aShape.length, br = bShape.length;
+  const m = transposeA ? aShape[ar - 1]! : aShape[ar - 2]!;
+  const k = transposeA ? aShape[ar - 2]! : aShape[ar - 1]!;
+  const kb = transposeB ? bShape[br - 1]! : bShape[br - 2]!;
+  const n = transposeB ? bShape[br - 2]! : bShape[br - 1]!;
+  if (k !== kb) {
+    throw new Error(
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${aShape} and ${bShape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    );
+  }
+  return { m, k, n };
+}

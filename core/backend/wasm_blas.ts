@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findBlas, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
+import { findBlas, matMulSizes, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
 import { isWasmBackend, type KernelArgs, sizeOf } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
 
@@ -36,17 +36,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   ) {
     return (original!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
   }
-  const ar = a.shape.length;
-  const br = b.shape.length;
-  const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
-  const k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-  const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
-  const n = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
-  if (k !== kb) {
-    throw new Error(
-      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
-    );
-  }
+  const { m, k, n } = matMulSizes(a.shape, b.shape, transposeA, transposeB);
   const batch = Math.max(batchA, batchB);
   const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead), m, n];
   const out = backend.makeOutput(outShape, "float32");
