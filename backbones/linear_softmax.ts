@@ -1,7 +1,8 @@
 /**
  * `linear-softmax`: the linear model of the paper notes' toy (§11.2), as a language model over a
  * domain's symbols. It is meant for the `teacher` domain (`benchmarks/teacher/linear_teacher.ts`)
- * and reads that domain's feature convention:
+ * and reads the feature convention of `core/linear_features.ts`, which that domain follows (the
+ * backbone imports the convention, never the domain):
  *
  * - the domain's symbols hold one descriptor `#features:<featureSeed>:<dim>`, the label symbols
  *   `y<j>` (contiguous ids) and the input symbols `x<i>`, and may hold a teacher descriptor
@@ -61,7 +62,7 @@ import {
   parseTeacherDescriptor,
   teacherFeatures,
   teacherWeights,
-} from "../benchmarks/teacher/linear_teacher.ts";
+} from "../core/linear_features.ts";
 import { checkGenerateInput, sampleToken } from "./generate.ts";
 import { normals, uniform } from "./random.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";

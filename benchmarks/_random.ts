@@ -6,6 +6,8 @@
  */
 import { makeRandom as makeUniform } from "../core/random.ts";
 
+export { subSeed } from "../core/random.ts";
+
 /** A deterministic stream of uniform numbers and the draws the generators need. */
 export interface Random {
   /** A uniform number in [0, 1). */
@@ -43,18 +45,6 @@ export function makeRandom(seed: number): Random {
       return out;
     },
   };
-}
-
-/**
- * Derives a sub-seed for one purpose of a generator (test set, SFT set, corpus), so that changing
- * one size never moves the others.
- *
- * @param seed The base seed.
- * @param salt A small integer naming the purpose.
- * @returns A 32-bit seed.
- */
-export function subSeed(seed: number, salt: number): number {
-  return (Math.imul(seed >>> 0, 0x9E3779B1) ^ Math.imul(salt + 1, 0x85EBCA77)) >>> 0;
 }
 
 const consonants = "bdfgklmnprstvz";

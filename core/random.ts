@@ -26,6 +26,18 @@ export function makeRandom(seed: number): Random {
 }
 
 /**
+ * Derives a sub-seed for one purpose of a generator (test set, SFT set, corpus, features), so that changing
+ * one size never moves the others.
+ *
+ * @param seed The base seed.
+ * @param salt A small integer naming the purpose.
+ * @returns A 32-bit seed.
+ */
+export function subSeed(seed: number, salt: number): number {
+  return (Math.imul(seed >>> 0, 0x9E3779B1) ^ Math.imul(salt + 1, 0x85EBCA77)) >>> 0;
+}
+
+/**
  * Combines integers into one seed (for per-cell, per-step seeds).
  *
  * @param parts Integers.

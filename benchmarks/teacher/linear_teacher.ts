@@ -22,8 +22,9 @@
  *   and, when `samples` > 0, as avg@k at temperature 1 (the sampled accuracy E[p(y*|x)] the theory's
  *   risk is about).
  *
- * **Feature convention (read by the `linear-softmax` backbone).** A text never carries the feature
- * vectors; the backbone recomputes them. The domain's `symbols` are, in order:
+ * **Feature convention (`core/linear_features.ts`, read by the `linear-softmax` backbone).** A
+ * text never carries the feature vectors; the backbone recomputes them. The domain's `symbols` are,
+ * in order:
  *
  * 1. the descriptor symbol `#features:<featureSeed>:<dim>` (it never occurs in a text);
  * 2. the descriptor symbol `#teacher:<teacherSeed>:<teacherScale>` (never in a text either);
@@ -49,7 +50,25 @@ import type {
   SftExample,
 } from "../../core/plugin.ts";
 import { nonNegativeInt, positiveInt, rate } from "../_params.ts";
-import { makeRandom, type Random, subSeed } from "../_random.ts";
+import { makeRandom, subSeed } from "../_random.ts";
+import {
+  featureDescriptor,
+  teacherDescriptor,
+  teacherFeatures,
+  teacherWeights,
+} from "../../core/linear_features.ts";
+
+// The feature convention this domain follows (descriptors, features, teacher), for its users.
+export {
+  featureDescriptor,
+  featureDescriptorPrefix,
+  parseFeatureDescriptor,
+  parseTeacherDescriptor,
+  teacherDescriptor,
+  teacherDescriptorPrefix,
+  teacherFeatures,
+  teacherWeights,
+} from "../../core/linear_features.ts";
 
 /** Params of {@link teacher}. */
 export interface TeacherParams {
@@ -89,106 +108,6 @@ const params: ParamsSchema<TeacherParams> = Schema.Struct({
   teacherSeed: nonNegativeInt(7),
   featureSeed: nonNegativeInt(11),
 });
-
-/** The prefix of the descriptor symbol of the feature convention (see the module doc). */
-export const featureDescriptorPrefix = "#features";
-
-/**
- * The descriptor symbol `#features:<featureSeed>:<dim>` of the feature convention.
- *
- * @param featureSeed The seed of the input points.
- * @param dim Their dimension.
- * @returns The symbol.
- */
-export function featureDescriptor(featureSeed: number, dim: number): string {
-  return `${featureDescriptorPrefix}:${featureSeed}:${dim}`;
-}
-
-/**
- * Reads a descriptor symbol back.
- *
- * @param symbol A symbol.
- * @returns Seed and dim, or undefined when the symbol is not a descriptor.
- */
-export function parseFeatureDescriptor(
-  symbol: string,
-): { readonly featureSeed: number; readonly dim: number } | undefined {
-  const match = /^#features:(\d+):(\d+)$/.exec(symbol);
-  if (match === null) return undefined;
-  return { featureSeed: Number(match[1]), dim: Number(match[2]) };
-}
-
-/** The prefix of the teacher descriptor symbol of the feature convention. */
-export const teacherDescriptorPrefix = "#teacher";
-
-/**
- * The descriptor symbol `#teacher:<teacherSeed>:<teacherScale>` of the feature convention.
- *
- * @param teacherSeed The seed of W*.
- * @param teacherScale Its scale.
- * @returns The symbol.
- */
-export function teacherDescriptor(teacherSeed: number, teacherScale: number): string {
-  return `${teacherDescriptorPrefix}:${teacherSeed}:${teacherScale}`;
-}
-
-/**
- * Reads a teacher descriptor symbol back.
- *
- * @param symbol A symbol.
- * @returns Seed and scale, or undefined when the symbol is not a teacher descriptor.
- */
-export function parseTeacherDescriptor(
-  symbol: string,
-): { readonly teacherSeed: number; readonly teacherScale: number } | undefined {
-  const match = /^#teacher:(\d+):([^:\s]+)$/.exec(symbol);
-  if (match === null || !Number.isFinite(Number(match[2]))) return undefined;
-  return { teacherSeed: Number(match[1]), teacherScale: Number(match[2]) };
-}
-
-function normal(random: Random): number {
-  const u1 = 1 - random.next();
-  const u2 = random.next();
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-}
-
-/**
- * The input points: `count` rows of x ~ N(0, I/dim), row-major. Row i depends only on
- * (`featureSeed`, `dim`, i), never on `count`, so any prefix of the matrix is the same.
- *
- * @param featureSeed The seed.
- * @param dim The dimension.
- * @param count Rows.
- * @returns A `count × dim` matrix.
- */
-export function teacherFeatures(featureSeed: number, dim: number, count: number): Float32Array {
-  const out = new Float32Array(count * dim);
-  const std = 1 / Math.sqrt(dim);
-  for (let i = 0; i < count; i++) {
-    const random = makeRandom(subSeed(subSeed(featureSeed, 21), i));
-    for (let k = 0; k < dim; k++) out[i * dim + k] = std * normal(random);
-  }
-  return out;
-}
-
-/**
- * The teacher W* = scale · N(0, 1), `dim × labels`, row-major.
- *
- * @param teacherSeed The seed.
- * @param dim Input dimension.
- * @param labels Number of labels.
- * @param scale The scale (3 in the notes).
- * @returns The matrix.
- */
-export function teacherWeights(
-  teacherSeed: number,
-  dim: number,
-  labels: number,
-  scale: number,
-): Float32Array {
-  const random = makeRandom(subSeed(teacherSeed, 22));
-  return Float32Array.from({ length: dim * labels }, () => scale * normal(random));
-}
 
 /**
  * The clean labels y*_i = argmax_j (W*ᵀ x_i)_j of `count` points.
