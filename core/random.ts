@@ -26,8 +26,8 @@ export function makeRandom(seed: number): Random {
 }
 
 /**
- * Derives a sub-seed for one purpose of a generator (test set, SFT set, corpus, features), so that changing
- * one size never moves the others.
+ * Derives a sub-seed for one purpose of a generator (test set, SFT set, corpus, features), so
+ * that changing one size never moves the others.
  *
  * @param seed The base seed.
  * @param salt A small integer naming the purpose.
