@@ -1,8 +1,10 @@
 /**
  * The durable workflow that computes one cell of a sweep on the cluster. Its execution id is
- * derived from the cell's key (a slug and the content hash of its resolved config) and the tensor
- * backend, so the same cell submitted twice, by one sweep or by two, is computed once: the second
- * submission joins the first execution or reads its stored result.
+ * derived from the cell's key (a slug and the content hash of its resolved config), the tensor
+ * backend and a placement token (the attempt, and a salt that puts the execution on a chosen
+ * runner's shard: `cluster/placement.ts`). A submission reuses an earlier execution of the same
+ * cell unless it failed, so a cell submitted twice, by one sweep or by two, is computed once,
+ * and a failed cell is computed again, under a new attempt, when its sweep is resubmitted.
  *
  * @module
  */
@@ -25,6 +27,8 @@ export const CellPayload = Schema.Struct({
   backend: Schema.String,
   /** The sweep's output folder (checkpoints and metrics of running cells go to its `cells/`). */
   out: Schema.String,
+  /** The placement token: `<attempt>.<salt>` (part of the execution id, not of the work). */
+  placement: Schema.String,
 });
 
 /** The decoded payload of a cell workflow. */
@@ -50,5 +54,5 @@ export const CellWorkflow = Workflow.make("ProbsftCell", {
   payload: CellPayload,
   success: Schema.String,
   error: CellFailed,
-  idempotencyKey: (payload) => `${payload.key}@${payload.backend}`,
+  idempotencyKey: (payload) => `${payload.key}@${payload.backend}/${payload.placement}`,
 });

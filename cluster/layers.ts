@@ -12,6 +12,8 @@ import {
   RunnerAddress,
   RunnerHealth,
   Runners,
+  type RunnerStorage,
+  type Sharding,
   ShardingConfig,
   SocketRunner,
   SqlMessageStorage,
@@ -31,6 +33,8 @@ export interface RunnerEndpoint {
   readonly host: string;
   /** The TCP port. */
   readonly port: number;
+  /** The address the socket binds, when not `host` (e.g. `0.0.0.0` in a container). */
+  readonly listen?: string;
 }
 
 /**
@@ -80,6 +84,9 @@ function storageAndConfig(runner: RunnerEndpoint | undefined) {
     runnerAddress: runner
       ? Option.some(RunnerAddress.make(runner.host, runner.port))
       : Option.none(),
+    runnerListenAddress: runner?.listen !== undefined && runner.listen !== runner.host
+      ? Option.some(RunnerAddress.make(runner.listen, runner.port))
+      : Option.none(),
   });
   return {
     messages: SqlMessageStorage.layer.pipe(Layer.provide(Digest.layerWebCrypto)),
@@ -122,20 +129,28 @@ export function runnerLayer(
 
 /**
  * The workflow engine of a client process (submit, follow, collect, status): it sends to the
- * runners and reads replies from storage, and hosts no shards.
+ * runners and reads replies from storage, and hosts no shards. It also gives the sharding, the
+ * runner storage and the config, from which `cluster/placement.ts` reads the shard ring.
  *
  * @param url The PostgreSQL URL.
- * @returns A layer with the workflow engine and the SQL client.
+ * @returns A layer with the workflow engine, the cluster services and the SQL client.
  */
 export function clientLayer(
   url: string,
-): Layer.Layer<WorkflowEngine.WorkflowEngine | SqlClient.SqlClient, unknown> {
+): Layer.Layer<
+  | WorkflowEngine.WorkflowEngine
+  | SqlClient.SqlClient
+  | Sharding.Sharding
+  | RunnerStorage.RunnerStorage
+  | ShardingConfig.ShardingConfig,
+  unknown
+> {
   const parts = storageAndConfig(undefined);
   const sharding = SocketRunner.layerClientOnly.pipe(
     Layer.provide(NodeClusterSocket.layerClientProtocol),
     Layer.provideMerge(parts.messages),
-    Layer.provide(parts.runners),
-    Layer.provide(parts.config),
+    Layer.provideMerge(parts.runners),
+    Layer.provideMerge(parts.config),
     Layer.provide(parts.serialization),
   );
   return ClusterWorkflowEngine.layer.pipe(
@@ -154,8 +169,9 @@ export function clientLayer(
  */
 export function clusterError(url: string, error: unknown): ConfigError {
   if (error instanceof ConfigError) return error;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
   const detail = error instanceof Error
-    ? (error.message || String(error.cause ?? error.name))
+    ? [error.message || error.name, cause].filter((m) => m !== "").join(": ")
     : String(error);
   return new ConfigError({
     message: `cluster ${redactUrl(url)}: ${detail.split("\n")[0]}`,

@@ -3,7 +3,9 @@
  * workflows that land on them, with the same cell code as the local runner
  * (`makeCellRunner(context).run(cell)`). A cell interrupted by the death of its runner is run
  * again by the shard's next owner, which resumes it from its last checkpoint in the sweep's
- * `cells/` folder when that folder is shared (one machine, or a shared filesystem).
+ * `cells/` folder when that folder is shared (one machine, or a shared filesystem). A runner that
+ * died after finishing a cell but before the workflow stored its reply left the result in the
+ * progress rows; the next owner returns that instead of computing the cell again.
  *
  * @module
  */
@@ -18,7 +20,7 @@ import type { RegistryShape } from "../core/registry.ts";
 import { useBackend } from "../core/backend/mod.ts";
 import { type CellFailed, type CellPayload, CellWorkflow } from "./cell_workflow.ts";
 import { asUserErrors, type RunnerEndpoint, runnerLayer } from "./layers.ts";
-import { ensureTables, markFinished, markRunning } from "./progress_table.ts";
+import { ensureTables, markFinished, markRunning, storedResult } from "./progress_table.ts";
 
 /** What a runner needs. */
 export interface RunnerOptions {
@@ -102,6 +104,15 @@ export function cellRunnerLayer(options: RunnerOptions): Layer.Layer<never, unkn
 
   const compute = (payload: CellPayload, executionId: string) =>
     Effect.gen(function* () {
+      const stored = yield* storedResult(executionId).pipe(
+        Effect.orElseSucceed(() => undefined),
+      );
+      if (stored !== undefined) {
+        options.log(
+          `runner ${address}: cell ${payload.key} was finished before; its stored result is used`,
+        );
+        return stored;
+      }
       const started = performance.now();
       yield* markRunning(executionId, address).pipe(Effect.ignore);
       options.log(`runner ${address}: cell ${payload.key} started`);
@@ -134,9 +145,10 @@ export function cellRunnerLayer(options: RunnerOptions): Layer.Layer<never, unkn
       yield* Effect.promise(() =>
         Deno.remove(`${payload.out}/cells/${payload.key}.checkpoint`).catch(() => undefined)
       );
-      yield* markFinished(executionId, { state: "done", wallSeconds }).pipe(Effect.ignore);
+      const result = JSON.stringify(outcome.success, null, 2);
+      yield* markFinished(executionId, { state: "done", wallSeconds, result }).pipe(Effect.ignore);
       options.log(`runner ${address}: cell ${payload.key} finished in ${wallSeconds.toFixed(1)}s`);
-      return JSON.stringify(outcome.success, null, 2);
+      return result;
     });
 
   const workflow = CellWorkflow.toLayer((payload, executionId) =>

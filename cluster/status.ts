@@ -1,6 +1,6 @@
 /**
- * The state of a cluster: its runners (from Effect's runner table) and each sweep's cells by
- * state and runner (from the progress rows).
+ * The state of a cluster: its runners (from Effect's runner table), each sweep's cells by state
+ * and runner, and the failed cells with their messages (from the progress rows).
  *
  * @module
  */
@@ -8,7 +8,7 @@ import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import type { ConfigError } from "../core/errors.ts";
 import { asUserErrors, pgLayer } from "./layers.ts";
-import { countCells, ensureTables, formatCounts } from "./progress_table.ts";
+import { countCells, ensureTables, failedCells, formatCounts } from "./progress_table.ts";
 
 /**
  * Reads the cluster's state as lines of text.
@@ -54,6 +54,11 @@ export function clusterStatus(
     if (shownRunning.length > 0) lines.push("running cells:");
     for (const r of shownRunning) {
       lines.push(`  ${r.runner} ${r.key} (sweep ${r.sweep}, attempt ${r.attempts})`);
+    }
+    const failed = yield* failedCells(sweep);
+    if (failed.length > 0) lines.push("failed cells (resubmit the sweep to run them again):");
+    for (const f of failed) {
+      lines.push(`  ${f.key} (sweep ${f.sweep}, on ${f.runner ?? "?"}): ${f.message}`);
     }
     return lines;
   }).pipe(Effect.provide(pgLayer(url)), (effect) => asUserErrors(url, effect));

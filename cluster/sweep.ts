@@ -17,7 +17,15 @@ import type { CellFailure, ExperimentResults } from "../core/runner.ts";
 import { writeAtomic } from "../core/state_file.ts";
 import { type CellPayload, CellWorkflow } from "./cell_workflow.ts";
 import { asUserErrors, clientLayer } from "./layers.ts";
-import { countCells, ensureTables, formatCounts, recordSweep } from "./progress_table.ts";
+import {
+  countCells,
+  ensureTables,
+  formatCounts,
+  priorExecutions,
+  recordSweep,
+  type SubmittedCell,
+} from "./progress_table.ts";
+import { makePlacer, shardOwners } from "./placement.ts";
 import { sha256Hex } from "../core/hash.ts";
 
 /** The sweep as written to `<out>/sweep.json`, which `collect` reads. */
@@ -98,6 +106,68 @@ function resultsOf(record: SweepRecord, outcome: Outcome): ExperimentResults {
   };
 }
 
+/** A cell of a submission: the execution it uses and whether that one already succeeded. */
+interface Submitted extends SubmittedCell {
+  readonly finished: boolean;
+}
+
+/**
+ * Chooses each cell's execution: an earlier one of the same cell and backend that succeeded or
+ * is still under way (any sweep's), else a new one, one attempt past the failed ones, placed on
+ * the runner with the fewest cells to compute.
+ */
+function placeCells(payloads: ReadonlyArray<CellPayload>) {
+  return Effect.gen(function* () {
+    const placer = makePlacer(yield* shardOwners());
+    const submitted: Submitted[] = [];
+    const fresh: number[] = [];
+    const attempts: number[] = [];
+    let reused = 0;
+    let retried = 0;
+    for (const [i, payload] of payloads.entries()) {
+      let done: SubmittedCell | undefined;
+      let underway: SubmittedCell | undefined;
+      let failedBefore = 0;
+      let nextAttempt = 0;
+      for (const prior of yield* priorExecutions(payload.key, payload.backend)) {
+        nextAttempt = Math.max(nextAttempt, Number(prior.placement.split(".")[0]) + 1);
+        const polled = yield* CellWorkflow.poll(prior.executionId);
+        const complete = Option.isSome(polled) && polled.value._tag === "Complete"
+          ? polled.value.exit
+          : undefined;
+        const cell = { key: payload.key, ...prior };
+        if (complete === undefined) underway ??= cell;
+        else if (Exit.isSuccess(complete)) done ??= cell;
+        else failedBefore++;
+      }
+      if (done) {
+        reused++;
+        submitted.push({ ...done, finished: true });
+      } else if (underway) {
+        placer.count(underway.executionId);
+        submitted.push({ ...underway, finished: false });
+      } else {
+        if (failedBefore > 0) retried++;
+        fresh.push(i);
+        attempts.push(nextAttempt);
+        submitted.push({ key: payload.key, executionId: "", placement: "", finished: false });
+      }
+    }
+    // Place new executions after counting the ones under way, so that they fill idle runners.
+    for (const [j, i] of fresh.entries()) {
+      const idOf = (placement: string) => CellWorkflow.executionId({ ...payloads[i]!, placement });
+      const placement = yield* placer.place(attempts[j]!, idOf);
+      submitted[i] = {
+        key: payloads[i]!.key,
+        executionId: yield* idOf(placement),
+        placement,
+        finished: false,
+      };
+    }
+    return { submitted, reused, retried, placer };
+  });
+}
+
 /**
  * Submits a sweep (or joins it, if submitted before) and follows it to the end, writing the
  * results as cells finish. Interrupting it (Ctrl-C) stops following; the sweep goes on in the
@@ -136,35 +206,48 @@ export function submitSweep(
       plugins: [...options.plugins],
       backend: options.backend,
       out,
+      placement: "",
     }));
     return yield* Effect.gen(function* () {
+      yield* ensureTables;
+      const { submitted, reused, retried, placer } = yield* placeCells(payloads);
       const record: SweepRecord = {
         sweep,
         name: options.name,
-        cells: yield* Effect.forEach(payloads, (p) =>
-          Effect.map(CellWorkflow.executionId(p), (executionId) => ({
-            key: p.key,
-            executionId,
-          }))),
+        cells: submitted.map(({ key, executionId }) => ({ key, executionId })),
       };
       yield* Effect.promise(() =>
         writeAtomic(`${out}/sweep.json`, JSON.stringify(record, null, 2) + "\n")
       );
-      yield* ensureTables;
-      yield* recordSweep({ id: sweep, name: options.name, out, cells: record.cells });
-      for (const payload of payloads) {
-        yield* CellWorkflow.execute(payload, { discard: true });
+      yield* recordSweep({
+        id: sweep,
+        name: options.name,
+        out,
+        backend: options.backend,
+        cells: submitted,
+      });
+      for (const [i, payload] of payloads.entries()) {
+        if (!submitted[i]!.finished) {
+          yield* CellWorkflow.execute({ ...payload, placement: submitted[i]!.placement }, {
+            discard: true,
+          });
+        }
       }
-      options.log(`${options.name}: sweep ${sweep}, ${cells.length} cells submitted`);
+      const spread = [...placer.load].map(([runner, n]) =>
+        `${runner} ${n}`
+      ).join(", ");
+      options.log(
+        `${options.name}: sweep ${sweep}, ${cells.length} cells submitted (${reused} finished before, ${retried} failed before and submitted again)${
+          spread ? `; to compute per runner: ${spread}` : ""
+        }`,
+      );
       const outcome: Outcome = { results: new Map(), failures: new Map() };
       let lastLine = "";
       while (outcome.results.size + outcome.failures.size < record.cells.length) {
         const changed = yield* pollCells(record, out, outcome);
         if (changed && options.onCell) {
           const results = resultsOf(record, outcome);
-          yield* Effect.promise(() =>
-            options.onCell!(results)
-          );
+          yield* Effect.promise(() => options.onCell!(results));
         }
         const line = formatCounts(yield* countCells(sweep)).get(sweep) ?? "";
         if (line !== lastLine) {
@@ -178,8 +261,7 @@ export function submitSweep(
       return resultsOf(record, outcome);
     }).pipe(
       Effect.provide(clientLayer(options.url)),
-      (effect) =>
-        asUserErrors(options.url, effect),
+      (effect) => asUserErrors(options.url, effect),
     );
   });
 }

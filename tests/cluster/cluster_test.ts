@@ -171,6 +171,11 @@ Deno.test({
       assert.equal(submitStatus.code, 0, submit.output.text);
       assert.deepEqual(await scores(out), await scores(`${dir}/local`));
 
+      // The five cells were spread over the three runners (2, 2 and 1 to compute).
+      const spread = /to compute per runner: (.*)$/m.exec(submit.output.text)?.[1] ?? "";
+      const loads = [...spread.matchAll(/:\d+ (\d+)/g)].map((m) => Number(m[1])).sort();
+      assert.deepEqual(loads, [1, 2, 2], submit.output.text);
+
       const logs = runners.map((r) => r.output.text).join("\n");
       const keys = (JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as {
         cells: Array<{ key: string }>;
