@@ -97,6 +97,12 @@ export interface Objective<P> extends Part<P> {
   descentWeight?(p: number, params: P): number;
   /** Closed-form per-token loss f(p), when the loss is a function of p alone. */
   lossAt?(p: number, params: P): number;
+  /**
+   * Closed-form gate: whether a supervised token of probability p is kept (the thresholded
+   * objectives' 1{p ∈ I}); absent means every supervised token is kept. The theory checks
+   * compare it with the `keep` that {@link Objective.perToken} returns.
+   */
+  keptAt?(p: number, params: P): boolean;
   /** Fills params that depend on the base model (percentile thresholds) before training. */
   resolve?(params: P, base: BaseStatistics): P;
   /** Synchronous tfjs, safe inside `tf.tidy`; returns per-token values and an optional gate. */

@@ -14,8 +14,10 @@
  *
  * @module
  */
-import { type LossAndGradInput, lossAndGradOf } from "./loss.ts";
-import type { Objective } from "./plugin.ts";
+import * as tf from "@tensorflow/tfjs";
+import { batchLoss } from "./batch_loss.ts";
+import { type LossAndGradInput, lossAndGradOf, makeTokenView, tokenSums } from "./loss.ts";
+import type { LanguageModel, Objective } from "./plugin.ts";
 import { makeRandom } from "./random.ts";
 
 /** The outcome of one theory check, as `deno task theory` prints it. */
@@ -24,8 +26,10 @@ export interface TheoryCheck {
   readonly name: string;
   /** The numbers behind the verdict, as one line of text. */
   readonly figures: string;
-  /** Whether the check holds. */
+  /** Whether the check holds (true when it was skipped). */
   readonly pass: boolean;
+  /** Why the check did not run (a closed form it needs is not declared), when it did not. */
+  readonly skipped?: string;
 }
 
 /**
@@ -449,4 +453,662 @@ export function riskRate<P>(objective: Objective<P>, params: P, point: RiskPoint
     rate += vStar * v;
   }
   return rate;
+}
+
+// ---------------------------------------------------------------------------------------------
+// T1 over many positions, through the training loss
+
+/**
+ * Closed forms of an objective whose loss is a function of the target's probability p. The
+ * independent checks write them from the paper's formulas, never reading them back from the
+ * objective; {@link declaredForms} gives the objective's own, for the self-consistency checks.
+ */
+export interface ClosedForms<P> {
+  /** f(p), the per-token value the reduction sums; absent: the loss value is not checked. */
+  readonly loss?: (p: number, params: P) => number;
+  /** The descent weight W_f(p) = −∂ℓ/∂z_y; absent: the gradient is not checked. */
+  readonly weight?: (p: number, params: P) => number;
+  /** Whether a supervised token of probability p is kept (a gate); absent: every one is. */
+  readonly kept?: (p: number, params: P) => boolean;
+}
+
+/**
+ * The closed forms an objective declares itself: `lossAt`, `descentWeight` and `keptAt`.
+ *
+ * @param objective Any objective.
+ * @returns Its declared forms (a missing hook leaves its form absent).
+ */
+export function declaredForms<P>(objective: Objective<P>): ClosedForms<P> {
+  return {
+    ...(objective.lossAt ? { loss: (p: number, q: P) => objective.lossAt!(p, q) } : {}),
+    ...(objective.descentWeight
+      ? { weight: (p: number, q: P) => objective.descentWeight!(p, q) }
+      : {}),
+    ...(objective.keptAt ? { kept: (p: number, q: P) => objective.keptAt!(p, q) } : {}),
+  };
+}
+
+/** A batch of positions as plain numbers: `rows × time` positions over a vocabulary. */
+export interface BatchCase {
+  /** Logits `rows × time × vocab` (fp32 values). */
+  readonly logits: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
+  /** The frozen model's logits, same shape, for objectives that need them. */
+  readonly referenceLogits: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
+  /** Target ids `rows × time`. */
+  readonly targets: ReadonlyArray<ReadonlyArray<number>>;
+  /** Supervision mask `rows × time` (1 = supervised). */
+  readonly mask: ReadonlyArray<ReadonlyArray<number>>;
+}
+
+/** The size and seed of a {@link randomBatch}. */
+export interface BatchCaseOptions {
+  /** Rows (sequences). @default 3 */
+  readonly rows?: number;
+  /** Positions per row. @default 8 */
+  readonly time?: number;
+  /** Vocabulary size. @default 9 */
+  readonly vocab?: number;
+  /** Seed. @default 1 */
+  readonly seed?: number;
+  /** Share of supervised positions (the first one always is). @default 0.7 */
+  readonly supervised?: number;
+}
+
+/**
+ * A random batch whose target probabilities spread over (0, 1): logits uniform in ±3 with the
+ * target's raised by a uniform amount in [0, 9), so that thresholds at any p split it; about 30%
+ * of the positions unsupervised.
+ *
+ * @param options Size, seed and supervised share.
+ * @returns The batch (logits rounded to fp32, so that float64 sees what tfjs sees).
+ */
+export function randomBatch(options: BatchCaseOptions = {}): BatchCase {
+  const { rows = 3, time = 8, vocab = 9, seed = 1, supervised = 0.7 } = options;
+  const random = seededRandom(seed);
+  const targets = Array.from(
+    { length: rows },
+    () => Array.from({ length: time }, () => Math.floor(random() * vocab)),
+  );
+  const logits = targets.map((row) =>
+    row.map((y) => {
+      const z = Array.from({ length: vocab }, () => 6 * (random() - 0.5));
+      z[y] = z[y]! + 9 * random();
+      return z.map(Math.fround);
+    })
+  );
+  const referenceLogits = targets.map((row) =>
+    row.map(() => Array.from({ length: vocab }, () => Math.fround(6 * (random() - 0.5))))
+  );
+  const mask = targets.map((row, r) =>
+    row.map((_, t) => (r === 0 && t === 0) || random() < supervised ? 1 : 0)
+  );
+  return { logits, referenceLogits, targets, mask };
+}
+
+/** The reduced loss of a batch and its gradient with respect to the logits. */
+export interface BatchLossAndGrad {
+  /** The reduced loss. */
+  readonly loss: number;
+  /** d loss / d logits, `rows × time × vocab`. */
+  readonly gradLogits: number[][][];
+}
+
+/**
+ * How a check computes the loss of a batch and its gradient: {@link trainingLossAndGrad} (the
+ * training step's own path), or a deliberately wrong reduction in a mutation test.
+ */
+export type BatchEvaluator = (
+  objective: Objective<unknown>,
+  params: unknown,
+  input: BatchCase,
+  chunkPositions: number,
+) => Promise<BatchLossAndGrad>;
+
+/**
+ * The loss and gradient of a batch through the training step's own loss, {@link batchLoss}: a
+ * stand-in model whose logits are the batch's (and whose hidden states are the identity, so that
+ * with `chunkPositions` in (0, positions) the LM head and the loss run chunk by chunk, as for a
+ * large vocabulary), the objective's per-token loss, the mask, the gate and the token mean.
+ *
+ * @param objective The objective.
+ * @param params Its decoded params.
+ * @param input The batch.
+ * @param chunkPositions Positions per loss chunk; 0 computes the whole logits at once.
+ * @returns The loss and d loss / d logits.
+ */
+export async function trainingLossAndGrad(
+  objective: Objective<unknown>,
+  params: unknown,
+  input: BatchCase,
+  chunkPositions: number,
+): Promise<BatchLossAndGrad> {
+  const rows = input.targets.length;
+  const time = input.targets[0]?.length ?? 0;
+  const vocab = input.logits[0]?.[0]?.length ?? 0;
+  const positions = rows * time;
+  const flat = (x: BatchCase["logits"]) => x.flatMap((row) => row.flatMap((z) => [...z]));
+  const result = tf.tidy(() => {
+    const z = tf.tensor2d(flat(input.logits), [positions, vocab]);
+    const zRef = tf.tensor2d(flat(input.referenceLogits), [positions, vocab]);
+    const eye = tf.reshape(tf.eye(positions), [rows, time, positions]) as tf.Tensor3D;
+    const stub = (weight: tf.Tensor2D): LanguageModel =>
+      ({
+        vocabSize: vocab,
+        logits: () => tf.reshape(weight, [rows, time, vocab]) as tf.Tensor3D,
+        hidden: () => eye,
+        headWeight: () => weight,
+      }) as unknown as LanguageModel;
+    const batch = {
+      inputs: tf.zeros([rows, time], "int32") as tf.Tensor2D,
+      targets: tf.tensor2d(input.targets.flatMap((r) => [...r]), [rows, time], "int32"),
+      mask: tf.tensor2d(input.mask.flatMap((r) => [...r]), [rows, time], "float32"),
+    };
+    const f = (w: tf.Tensor) =>
+      batchLoss(stub(w as tf.Tensor2D), batch, {
+        objective,
+        params,
+        reference: stub(zRef),
+        seed: 0,
+        chunkPositions,
+      }).loss;
+    return tf.valueAndGrad(f)(z);
+  });
+  try {
+    const loss = (await result.value.data())[0]!;
+    const g = await result.grad.data();
+    const gradLogits = Array.from(
+      { length: rows },
+      (_, r) =>
+        Array.from(
+          { length: time },
+          (_, t) => Array.from(g.subarray((r * time + t) * vocab, (r * time + t + 1) * vocab)),
+        ),
+    );
+    return { loss, gradLogits };
+  } finally {
+    result.value.dispose();
+    result.grad.dispose();
+  }
+}
+
+/** What the paper's reduction gives on a batch, from closed forms, in float64. */
+export interface ExpectedReduction {
+  /** Σ gate·f(p) / (Σ gate + 1e-8) over supervised positions; NaN without a `loss` form. */
+  readonly loss: number;
+  /** −gate·s_f(p_y)(δ_iy − p_i) / (Σ gate + 1e-8), `rows × time × vocab`. */
+  readonly gradLogits: number[][][];
+  /** Whether each position is supervised and kept, `rows × time`. */
+  readonly counted: boolean[][];
+  /** Supervised positions. */
+  readonly supervised: number;
+  /** Supervised positions the gate keeps. */
+  readonly kept: number;
+}
+
+/**
+ * The official code's reduction (paper notes §2.3) computed from closed forms: a token mean over
+ * the supervised positions the gate keeps, `sum(ℓ·mask·gate) / (sum(mask·gate) + 1e-8)`, with
+ * ∂ℓ/∂z_i = −s_f(p_y)(δ_iy − p_i), s_f = W_f/(1 − p_y), on kept positions and exactly 0 elsewhere.
+ *
+ * @param forms The closed forms (`weight` is required).
+ * @param params Their params.
+ * @param input The batch.
+ * @returns The expected loss, gradient and counts.
+ */
+export function expectedReduction<P>(
+  forms: ClosedForms<P>,
+  params: P,
+  input: BatchCase,
+): ExpectedReduction {
+  const weight = forms.weight;
+  if (!weight) throw new TypeError("Cannot compute the expected gradient without a weight form");
+  const probs = input.logits.map((row) => row.map((z) => softmax(z)));
+  const counted = input.targets.map((row, r) =>
+    row.map((y, t) =>
+      input.mask[r]![t]! > 0 && (forms.kept ? forms.kept(probs[r]![t]![y]!, params) : true)
+    )
+  );
+  const supervised = input.mask.reduce((n, row) => n + row.filter((m) => m > 0).length, 0);
+  const kept = counted.reduce((n, row) => n + row.filter(Boolean).length, 0);
+  const denominator = kept + 1e-8;
+  let sum = 0;
+  const gradLogits = input.targets.map((row, r) =>
+    row.map((y, t) => {
+      const p = probs[r]![t]!;
+      if (!counted[r]![t]) return p.map(() => 0);
+      const py = p[y]!;
+      if (forms.loss) sum += forms.loss(py, params);
+      const s = weight(py, params) / (1 - py);
+      return p.map((pi, i) => (-s * ((i === y ? 1 : 0) - pi)) / denominator);
+    })
+  );
+  return {
+    loss: forms.loss ? sum / denominator : NaN,
+    gradLogits,
+    counted,
+    supervised,
+    kept,
+  };
+}
+
+/** How far the training path is from the closed forms on one batch. */
+export interface ReductionErrors {
+  /** |loss − expected| / max(1, |expected|); NaN when the forms give no loss. */
+  readonly loss: number;
+  /** max |g − expected| / max |expected| over the batch. */
+  readonly gradient: number;
+  /** Largest |g| on a masked or gated-out position (it must be exactly 0). */
+  readonly leak: number;
+  /** Supervised positions. */
+  readonly supervised: number;
+  /** Supervised positions the forms' gate keeps. */
+  readonly kept: number;
+}
+
+/** The batch, the chunking and the evaluator of {@link reductionErrors}. */
+export interface ReductionCheckOptions extends BatchCaseOptions {
+  /** Positions per loss chunk (0: unchunked). @default 0 */
+  readonly chunkPositions?: number;
+  /** The loss and gradient to check. @default trainingLossAndGrad */
+  readonly evaluate?: BatchEvaluator;
+}
+
+/**
+ * T1 over many positions at once, with masks and gates, through the training loss: the reduced
+ * loss and its gradient against {@link expectedReduction} of closed forms.
+ *
+ * @param objective The objective.
+ * @param params Its decoded params.
+ * @param forms Closed forms to compare with (`weight` required; `loss`, `kept` optional).
+ * @param options The batch, the chunking and the evaluator.
+ * @returns The errors and counts.
+ */
+export async function reductionErrors<P>(
+  objective: Objective<P>,
+  params: P,
+  forms: ClosedForms<P>,
+  options: ReductionCheckOptions = {},
+): Promise<ReductionErrors> {
+  const input = randomBatch(options);
+  const evaluate = options.evaluate ?? trainingLossAndGrad;
+  const got = await evaluate(
+    objective as Objective<unknown>,
+    params,
+    input,
+    options.chunkPositions ?? 0,
+  );
+  const expected = expectedReduction(forms, params, input);
+  const scale = Math.max(
+    1e-12,
+    ...expected.gradLogits.flatMap((row) => row.flatMap((g) => g.map(Math.abs))),
+  );
+  let gradient = 0;
+  let leak = 0;
+  expected.gradLogits.forEach((row, r) =>
+    row.forEach((g, t) =>
+      g.forEach((e, i) => {
+        const value = got.gradLogits[r]![t]![i]!;
+        gradient = Math.max(gradient, Math.abs(value - e) / scale);
+        if (!expected.counted[r]![t]) leak = Math.max(leak, Math.abs(value));
+      })
+    )
+  );
+  return {
+    loss: Math.abs(got.loss - expected.loss) / Math.max(1, Math.abs(expected.loss)),
+    gradient,
+    leak,
+    supervised: expected.supervised,
+    kept: expected.kept,
+  };
+}
+
+/**
+ * The descent weight of an objective measured by autodiff, for objectives that declare none:
+ * −∂ℓ/∂z_y at two-token logits (logit(p), 0) with target 0, per position of one batch (the gated
+ * sum, before the token mean: a gated-out p reads 0).
+ *
+ * @param objective Any objective (reference logits, when needed, equal the logits).
+ * @param params Its decoded params.
+ * @param grid Probabilities in (0, 1).
+ * @returns W_f at each grid point.
+ */
+export function measuredDescentWeight<P>(
+  objective: Objective<P>,
+  params: P,
+  grid: ReadonlyArray<number>,
+): number[] {
+  const n = grid.length;
+  const logits = grid.map((p) => [Math.log(p) - Math.log1p(-p), 0]);
+  const grad = tf.tidy(() => {
+    const targets = tf.zeros([1, n], "int32") as tf.Tensor2D;
+    const mask = tf.ones([1, n]) as tf.Tensor2D;
+    const referenceLogits = tf.tensor3d([logits], [1, n, 2]);
+    const f = (z: tf.Tensor) =>
+      tokenSums(
+        objective,
+        params,
+        makeTokenView(
+          { logits: z as tf.Tensor3D, targets, mask, referenceLogits, seed: 0 },
+          objective.needs,
+        ),
+      ).sum;
+    return tf.grad(f)(tf.tensor3d([logits], [1, n, 2]));
+  });
+  try {
+    const g = grad.dataSync();
+    return grid.map((_, k) => -g[2 * k]!);
+  } finally {
+    grad.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks of one or several objective choices (the built-ins, or a plugin's)
+
+/** An objective with params, as a check receives it. */
+export interface CheckedChoice {
+  /** How the figures name it, e.g. "GF a=10". */
+  readonly label: string;
+  /** The objective. */
+  readonly objective: Objective<unknown>;
+  /** Its decoded params. */
+  readonly params: unknown;
+  /** Closed forms written apart from the objective (the paper's), when there are any. */
+  readonly reference?: ClosedForms<unknown>;
+  /** Its loss value is not the potential of its gradient (a stop-gradient, as DFT and GFT). */
+  readonly stopGradient?: boolean;
+}
+
+/** Options shared by the checks over choices. */
+export interface ChoiceCheckOptions {
+  /** The loss and gradient under test. @default trainingLossAndGrad */
+  readonly evaluate?: BatchEvaluator;
+  /** What the reference forms are called in check names. @default "the paper's closed forms" */
+  readonly referenceName?: string;
+}
+
+function _fmtError(x: number): string {
+  return Number.isNaN(x) ? "n/a" : x === 0 ? "0" : x.toExponential(1);
+}
+
+/** Runs `one` on every choice that has what it needs and folds the results into one check. */
+async function _overChoices(
+  name: string,
+  choices: ReadonlyArray<CheckedChoice>,
+  needs: (c: CheckedChoice) => string | undefined,
+  one: (c: CheckedChoice) => Promise<{ readonly figure: string; readonly pass: boolean }>,
+): Promise<TheoryCheck> {
+  const figures: string[] = [];
+  const skipped: string[] = [];
+  let pass = true;
+  let ran = 0;
+  for (const c of choices) {
+    const missing = needs(c);
+    if (missing !== undefined) {
+      skipped.push(`${c.label}: ${missing}`);
+      continue;
+    }
+    const result = await one(c);
+    ran += 1;
+    pass &&= result.pass;
+    figures.push(`${c.label} ${result.figure}${result.pass ? "" : " FAIL"}`);
+  }
+  if (ran === 0) {
+    return { name, figures: skipped.join("; "), pass: true, skipped: skipped.join("; ") };
+  }
+  if (skipped.length > 0) figures.push(`skipped ${skipped.join("; ")}`);
+  return { name, figures: figures.join("; "), pass };
+}
+
+/**
+ * Loss and gradient tolerances of the reduction checks, fp32 autodiff against float64: at
+ * p ≈ 0.999 the fp32 1 − p is good to about 1e-4 relative, which W = p(1 − p)/(1 − p + ε) of
+ * log(1 − p + ε) magnifies to about 1e-4 of the largest gradient entry.
+ */
+const _reductionTolerance = { loss: 1e-5, gradient: 1e-3 };
+
+/** Two random batches of 3 × 8 positions, each through the unchunked and the chunked loss. */
+async function _reductionOver(
+  c: CheckedChoice,
+  forms: ClosedForms<unknown>,
+  evaluate: BatchEvaluator | undefined,
+): Promise<{ readonly figure: string; readonly pass: boolean }> {
+  let [loss, gradient, leak, kept, supervised] = [0, 0, 0, 0, 0];
+  for (const seed of [1, 2]) {
+    for (const chunkPositions of [0, 5]) {
+      const e = await reductionErrors(c.objective, c.params, forms, {
+        seed,
+        chunkPositions,
+        ...(evaluate ? { evaluate } : {}),
+      });
+      loss = Math.max(loss, Number.isNaN(e.loss) ? 0 : e.loss);
+      gradient = Math.max(gradient, e.gradient);
+      leak = Math.max(leak, e.leak);
+      if (chunkPositions === 0) [kept, supervised] = [kept + e.kept, supervised + e.supervised];
+    }
+  }
+  const pass = loss <= _reductionTolerance.loss && gradient <= _reductionTolerance.gradient &&
+    leak === 0;
+  const value = forms.loss ? `loss ${_fmtError(loss)}, ` : "";
+  const gate = forms.kept ? `, kept ${kept} of ${supervised}` : "";
+  return { figure: `${value}grad ${_fmtError(gradient)}, leak ${_fmtError(leak)}${gate}`, pass };
+}
+
+/**
+ * T1 through the training loss, over 2 random batches of 3 × 8 positions with masked positions,
+ * each unchunked and in loss chunks of 5 positions: the reduced loss (≤ 1e-5) and its gradient
+ * (≤ 1e-3 of the largest entry) equal the paper's token mean of closed forms over the supervised
+ * positions the gate keeps, and masked or gated-out positions get exactly zero gradient.
+ *
+ * @param choices The objectives with params.
+ * @param against `"declared"`: each objective's own `lossAt`/`descentWeight`/`keptAt`;
+ *   `"reference"`: the choice's `reference` forms, written apart from the objective.
+ * @param options The evaluator and the name of the reference forms.
+ * @returns One check over all choices (a choice without the forms it needs is skipped, by name).
+ */
+export function reductionCheck(
+  choices: ReadonlyArray<CheckedChoice>,
+  against: "declared" | "reference",
+  options: ChoiceCheckOptions = {},
+): Promise<TheoryCheck> {
+  const referenceName = options.referenceName ?? "the paper's closed forms";
+  const formsOf = (c: CheckedChoice) =>
+    against === "declared" ? declaredForms(c.objective) : c.reference;
+  return _overChoices(
+    `T1 reduction: loss and gradient over 3x8 positions with masks and gates, unchunked and ` +
+      `chunked, through the training loss = ${
+        against === "declared"
+          ? "the declared closed forms (lossAt, descentWeight, keptAt)"
+          : referenceName
+      }`,
+    choices,
+    (c) =>
+      against === "reference" && !c.reference
+        ? `not in ${referenceName}`
+        : !formsOf(c)?.weight
+        ? "declares no descentWeight"
+        : undefined,
+    (c) => _reductionOver(c, formsOf(c)!, options.evaluate),
+  );
+}
+
+/**
+ * The declared closed forms (`lossAt`, `descentWeight`, `keptAt`) against the reference forms on
+ * 999 points of (0, 1), in float64 (relative error ≤ 1e-9; the gate must agree everywhere).
+ *
+ * @param choices The objectives with params and reference forms.
+ * @param options The name of the reference forms.
+ * @returns One check over all choices.
+ */
+export function closedFormGridCheck(
+  choices: ReadonlyArray<CheckedChoice>,
+  options: ChoiceCheckOptions = {},
+): Promise<TheoryCheck> {
+  const referenceName = options.referenceName ?? "the paper's closed forms";
+  const grid = probabilityGrid(1000);
+  return _overChoices(
+    `T1 declared closed forms (lossAt, descentWeight, keptAt) = ${referenceName} on a grid of p`,
+    choices,
+    (c) =>
+      !c.reference
+        ? `not in ${referenceName}`
+        : !c.objective.lossAt && !c.objective.descentWeight
+        ? "declares no lossAt or descentWeight"
+        : undefined,
+    (c) => {
+      const declared = declaredForms(c.objective);
+      const ref = c.reference!;
+      const keep = (f: ClosedForms<unknown>, p: number) => (f.kept ? f.kept(p, c.params) : true);
+      let worst = 0;
+      let gateDisagrees = 0;
+      for (const p of grid) {
+        const pairs: Array<[number, number]> = [];
+        if (declared.loss && ref.loss) {
+          pairs.push([declared.loss(p, c.params), ref.loss(p, c.params)]);
+        }
+        if (declared.weight && ref.weight) {
+          pairs.push([declared.weight(p, c.params), ref.weight(p, c.params)]);
+        }
+        for (const [a, b] of pairs) {
+          worst = Math.max(worst, Math.abs(a - b) / Math.max(1, Math.abs(b)));
+        }
+        if (keep(declared, p) !== keep(ref, p)) gateDisagrees += 1;
+      }
+      return Promise.resolve({
+        figure: `${_fmtError(worst)}${
+          gateDisagrees > 0 ? `, gate differs at ${gateDisagrees} p` : ""
+        }`,
+        pass: worst <= 1e-9 && gateDisagrees === 0,
+      });
+    },
+  );
+}
+
+/**
+ * Masked and gated-out positions get exactly zero gradient and a kept supervised position does
+ * not (on random batches through the training loss; the gate is the declared `keptAt`, if any).
+ * Needs no closed form.
+ *
+ * @param choices The objectives with params.
+ * @param options The evaluator.
+ * @returns One check over all choices.
+ */
+export function zeroGradientCheck(
+  choices: ReadonlyArray<CheckedChoice>,
+  options: ChoiceCheckOptions = {},
+): Promise<TheoryCheck> {
+  const evaluate = options.evaluate ?? trainingLossAndGrad;
+  return _overChoices(
+    "T1 masked and gated-out tokens get exactly zero gradient, kept ones do not",
+    choices,
+    () => undefined,
+    async (c) => {
+      let leak = 0;
+      let live = false;
+      let [kept, dropped] = [0, 0];
+      for (const seed of [3, 4]) {
+        const input = randomBatch({ seed });
+        const { gradLogits } = await evaluate(c.objective, c.params, input, 0);
+        input.targets.forEach((row, r) =>
+          row.forEach((y, t) => {
+            const p = softmax(input.logits[r]![t]!)[y]!;
+            const supervised = input.mask[r]![t]! > 0;
+            const counted = supervised && (c.objective.keptAt?.(p, c.params) ?? true);
+            if (supervised) counted ? kept++ : dropped++;
+            const g = gradLogits[r]![t]!;
+            if (!counted) leak = Math.max(leak, ...g.map(Math.abs));
+            else if (g.some((x) => x !== 0)) live = true;
+          })
+        );
+      }
+      const gate = c.objective.keptAt ? `, gate kept ${kept}, dropped ${dropped}` : "";
+      return { figure: `leak ${_fmtError(leak)}${gate}`, pass: leak === 0 && live };
+    },
+  );
+}
+
+/**
+ * T1 by float64 central differences of the declared `lossAt` through softmax, against the
+ * autodiff gradient (≤ 1e-5) and against the declared `descentWeight` (≤ 1e-6), on 8 random
+ * single positions. Skipped for objectives whose loss value is not the potential of their
+ * gradient (a stop-gradient).
+ *
+ * @param choices The objectives with params.
+ * @returns One check over all choices.
+ */
+export function finiteDifferenceCheck(choices: ReadonlyArray<CheckedChoice>): Promise<TheoryCheck> {
+  return _overChoices(
+    "T1 finite differences (float64) of lossAt = autodiff (<= 1e-5) and descentWeight (<= 1e-6)",
+    choices,
+    (c) =>
+      !c.objective.lossAt
+        ? "declares no lossAt"
+        : c.stopGradient
+        ? "its loss value is not the potential of its gradient (stop-gradient)"
+        : undefined,
+    async (c) => {
+      if (!c.objective.descentWeight) {
+        // Autodiff against finite differences only.
+        const probe = { ...c.objective, descentWeight: () => 0 } as Objective<unknown>;
+        const e = await finiteDifferenceError(probe, c.params, { trials: 8, seed: 11 });
+        return { figure: `${_fmtError(e.autodiff)}/no descentWeight`, pass: e.autodiff <= 1e-5 };
+      }
+      const e = await finiteDifferenceError(c.objective, c.params, { trials: 8, seed: 11 });
+      return {
+        figure: `${_fmtError(e.autodiff)}/${_fmtError(e.closedForm)}`,
+        pass: e.autodiff <= 1e-5 && e.closedForm <= 1e-6,
+      };
+    },
+  );
+}
+
+/**
+ * Proposition 3.2 on the declared closed forms: a concave f has its W_f argmax at p ≥ ½, a
+ * convex f at p ≤ ½, a linear one at ½ (an f that is neither, e.g. a gated one, is reported).
+ *
+ * @param choices The objectives with params.
+ * @returns One check over all choices.
+ */
+export function curvatureCheck(choices: ReadonlyArray<CheckedChoice>): Promise<TheoryCheck> {
+  const grid = probabilityGrid(10000);
+  return _overChoices(
+    "T3 Prop. 3.2: concave f -> argmax of W_f >= 1/2, convex f -> argmax <= 1/2",
+    choices,
+    (c) =>
+      !c.objective.lossAt
+        ? "declares no lossAt"
+        : !c.objective.descentWeight
+        ? "declares no descentWeight"
+        : undefined,
+    (c) => {
+      const curvature = curvatureOf(c.objective, c.params);
+      const peak = descentWeightArgmax(c.objective, c.params, grid);
+      const pass = curvature === "concave"
+        ? peak >= 0.5
+        : curvature === "convex"
+        ? peak <= 0.5
+        : curvature === "linear"
+        ? Math.abs(peak - 0.5) <= 1e-4
+        : true;
+      return Promise.resolve({ figure: `${curvature}, argmax ${peak.toFixed(3)}`, pass });
+    },
+  );
+}
+
+/**
+ * T4: Σ_i ∂ℓ/∂z_i = 0 (≤ 1e-6) on random single positions. Needs no closed form.
+ *
+ * @param choices The objectives with params.
+ * @returns One check over all choices.
+ */
+export function sumToZeroCheck(choices: ReadonlyArray<CheckedChoice>): Promise<TheoryCheck> {
+  return _overChoices(
+    "T4 sum over the vocabulary of dl/dz_i = 0 (<= 1e-6)",
+    choices,
+    () => undefined,
+    async (c) => {
+      const error = await sumToZeroError(c.objective, c.params, { trials: 4, seed: 13 });
+      return { figure: _fmtError(error), pass: error <= 1e-6 };
+    },
+  );
 }

@@ -141,6 +141,7 @@ export function thresholded<B extends object>(
     params,
     needs: { ...base.needs, baseStatistics: true },
     resolve: resolveThreshold,
+    keptAt: (p: number, q: B & ThresholdParams) => isKept(p, numericTau(id, q.tau), q.keep),
     ...(baseWeight
       ? {
         descentWeight: (p: number, q: B & ThresholdParams) =>

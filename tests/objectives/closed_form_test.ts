@@ -2,7 +2,8 @@ import "../_setup.ts";
 import assert from "node:assert/strict";
 import { type LossAndGradInput, lossAndGradOf } from "../../core/loss.ts";
 import type { Objective } from "../../core/plugin.ts";
-import { closedFormGradient, seededRandom, softmax } from "../../core/theory.ts";
+import { seededRandom, softmax } from "../../core/theory.ts";
+import { paperForms } from "../../objectives/_paper_forms.ts";
 import { anchored } from "../../objectives/anchored.ts";
 import { deft } from "../../objectives/deft.ts";
 import { dft } from "../../objectives/dft.ts";
@@ -29,18 +30,21 @@ interface Expected {
 }
 type Reference = (z: number[], y: number, zRef: number[], batchMeanP: number) => Expected;
 
-/** The closed form of a p-only objective: lossAt, descentWeight and the gate. */
-function fromClosedForm<P>(
-  objective: Objective<P>,
-  params: P,
-  kept: (p: number) => boolean = () => true,
-): Reference {
+/**
+ * The paper's closed form of a p-only objective (objectives/_paper_forms.ts, written apart from
+ * the objectives), never the objective's own lossAt/descentWeight/keptAt.
+ */
+function fromClosedForm<P>(objective: Objective<P>, params: P): Reference {
+  const forms = paperForms[objective.id];
+  if (!forms?.loss || !forms.weight) throw new Error(`No paper closed form for ${objective.id}`);
   return (z, y) => {
-    const p = softmax(z)[y]!;
+    const p = softmax(z);
+    const py = p[y]!;
+    const s = forms.weight!(py, params) / (1 - py);
     return {
-      loss: objective.lossAt!(p, params),
-      grad: closedFormGradient(objective, params, { logits: z, target: y }),
-      kept: kept(p),
+      loss: forms.loss!(py, params),
+      grad: p.map((pi, i) => -s * ((i === y ? 1 : 0) - pi)),
+      kept: forms.kept ? forms.kept(py, params) : true,
     };
   };
 }
@@ -120,9 +124,7 @@ function thresholdCase<P extends ThresholdParams>(
   objective: Objective<P>,
   params: P,
 ): Case {
-  const tau = params.tau as number;
-  const kept = (p: number) => (params.keep === "above" ? p >= tau : p <= tau);
-  return c(name, objective, params, fromClosedForm(objective, params, kept));
+  return c(name, objective, params);
 }
 
 const anchoredReference = (lambda: number): Reference => (z, y, zRef) => {
