@@ -1,6 +1,7 @@
 /**
  * The built-in benchmarks (scoring rules) and domains, and the scorers they are built from:
- * Qwen2.5-Math answer extraction and equivalence, the medical `matchChoice`, Jaro–Winkler, exact
+ * math answer extraction (Qwen2.5-Math order, or strict) and equivalence on a computer-algebra
+ * system, agreement with published graders' test cases, the medical `matchChoice`, Jaro–Winkler, exact
  * match, and the greedy / avg@k metric helpers.
  *
  * @example Scoring a math completion
@@ -26,8 +27,24 @@ import { general } from "./general/tasks.ts";
 import { jsonl } from "./jsonl/domain.ts";
 import { teacher } from "./teacher/linear_teacher.ts";
 
-export { extractBoxed, extractMathAnswer, normalizeMathAnswer } from "./math/answer.ts";
-export { evaluateConstant, mathAnswersEqual, parsePlainNumber } from "./math/equal.ts";
+export {
+  extractBoxed,
+  type ExtractionMode,
+  extractMathAnswer,
+  extractRawMathAnswer,
+} from "./math/answer.ts";
+export { normalizeMathAnswer } from "./math/normalize.ts";
+export { type MathValue, readMathValue } from "./math/structure.ts";
+export { mathAnswersEqual, type MathEqualOptions, valuesEqual } from "./math/equal.ts";
+export { expressionsEqual, withTimeBound } from "./math/cas.ts";
+export {
+  agreementByKind,
+  type CaseVerdict,
+  type GraderCase,
+  judgeCase,
+  type KindAgreement,
+  readAnswerText,
+} from "./math/agreement.ts";
 export { mathAnswer, type MathAnswerParams, readMathAnswer } from "./math/benchmark.ts";
 export { addition, type AdditionParams, generateAddition } from "./math/addition.ts";
 export { jaro, jaroWinkler, jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";

@@ -1,261 +1,197 @@
 /**
- * Final-answer extraction for math completions, in the order of the Qwen2.5-Math evaluation
- * harness (`parser.py` `extract_answer`, as described in its docs; written here from that
- * description), followed by a string normalisation in the spirit of its `strip_string`.
+ * Final-answer extraction from a math completion, in one of two named modes.
  *
- * Extraction order:
- * 1. Minerva form "final answer is $X$. I hope";
- * 2. the last `\boxed{…}` with brace matching, or `\boxed X` up to the next `$`;
- * 3. "…he answer is X";
- * 4. "final answer is X";
- * 5. the last number `-?\d*\.?\d+` after removing commas.
+ * `"qwen"` (default) follows the order of the Qwen2.5-Math evaluation harness (`parser.py`
+ * `extract_answer`, written here from its description):
+ * 1. the Minerva form "final answer is $X$. I hope" (its first occurrence);
+ * 2. the last `\boxed{…}` (brace-matched; `\boxed X` up to the next `$`), read together with the
+ *    boxes just before it when only joining words stand between them (`\boxed{1} and \boxed{2}`
+ *    reads `1, 2`);
+ * 3. "…he answer is X", then "final answer is X" (the last occurrence), X ending at the end of its
+ *    sentence: `The answer is 7 apples.` reads `7 apples` (the unit goes in normalisation);
+ * 4. the last matrix environment (`\begin{pmatrix}…\end{pmatrix}`); an addition to Qwen's order,
+ *    whose last-number rule would read one cell of it;
+ * 5. the last number, or simple fraction `a/b` (Qwen reads only a number: `2/3` gave `3`), read
+ *    with the whole math span (`$…$`, `\(…\)`, `\[…\]`) it stands in: `Therefore $x \geq 5$ is the
+ *    solution.` reads `x \geq 5`, where Qwen reads `5`.
+ *
+ * `"strict"` reads only an answer the completion marks as its answer: the last run of `\boxed{…}`,
+ * or else the last "answer is X" statement; no Minerva preference and no number fallback.
+ *
+ * On a self-correcting solution ("… The final answer is $[-3, 2]$. I hope it is correct. I apologise
+ * … the domain is $\boxed{(-\infty, -3] \cup [2, \infty)}$"), `"qwen"` reads the first Minerva
+ * statement (the uncorrected answer) when there is one, else the last box (the correction);
+ * `"strict"` always reads the last box, the correction.
  *
  * @module
  */
+import { braceGroup, normalizeMathAnswer } from "./normalize.ts";
+
+/** The extraction modes (see the module doc). */
+export type ExtractionMode = "qwen" | "strict";
+
+/** A `\boxed` found in a text: its content and where it starts and ends. */
+interface Box {
+  readonly content: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+function boxesOf(text: string): Box[] {
+  const boxes: Box[] = [];
+  for (let at = text.indexOf("\\boxed"); at >= 0; at = text.indexOf("\\boxed", at + 1)) {
+    const after = at + "\\boxed".length;
+    const brace = text.slice(after).search(/\S/);
+    if (brace >= 0 && text[after + brace] === "{") {
+      const group = braceGroup(text, after + brace);
+      if (group === null) {
+        boxes.push({ content: text.slice(after + brace + 1), start: at, end: text.length });
+      } else boxes.push({ content: group.inner, start: at, end: group.end + 1 });
+    } else if (/^\s/.test(text.slice(after))) {
+      const rest = text.slice(after);
+      const stop = rest.search(/\$/);
+      const content = stop < 0 ? rest : rest.slice(0, stop);
+      boxes.push({ content: content.trim(), start: at, end: after + content.length });
+    }
+  }
+  return boxes;
+}
+
+/** Words and marks that may stand between boxes that are read together. */
+const joiner = /^(?:\s|\$|,|;|\.|\\text\{\s*(?:and|or|,)\s*\}|\\quad|\\qquad|and|or|\\\(|\\\))*$/;
 
 /**
- * The content of the last `\boxed` in a text: `\boxed{…}` with nested braces matched, or
- * `\boxed X` (no brace) up to the next `$`. Null when the text has no `boxed`.
+ * The content of the last `\boxed` in a text, read together with the boxes just before it that
+ * only joining words separate from it (joined with ", "). Null when the text has no box.
  *
  * @example
  * ```ts ignore
  * extractBoxed("so \\boxed{\\frac{1}{2}}."); // "\\frac{1}{2}"
+ * extractBoxed("\\boxed{(2,2)} \\text{ and } \\boxed{(6,2)}"); // "(2,2), (6,2)"
  * ```
  *
  * @param text A completion.
  * @returns The raw boxed content, or null.
  */
 export function extractBoxed(text: string): string | null {
-  const at = text.lastIndexOf("boxed");
-  if (at < 0) return null;
-  const rest = text.slice(at + "boxed".length);
-  if (rest.startsWith("{")) {
-    let depth = 1;
-    let out = "";
-    for (const ch of rest.slice(1)) {
-      if (ch === "{") depth++;
-      else if (ch === "}" && --depth === 0) return out;
-      out += ch;
-    }
-    return out; // unbalanced: everything after the brace
+  const boxes = boxesOf(text);
+  if (boxes.length === 0) return null;
+  const run = [boxes.at(-1)!];
+  for (let i = boxes.length - 2; i >= 0; i--) {
+    const between = text.slice(boxes[i]!.end, run[0]!.start);
+    if (between.length > 40 || !joiner.test(between)) break;
+    run.unshift(boxes[i]!);
   }
-  return (rest.split("$")[0] ?? "").trim();
+  return run.map((box) => box.content.trim()).join(", ");
 }
 
-function afterLast(text: string, marker: string): string | null {
+/** The text after the last `marker`, up to the end of its sentence; null when absent. */
+function statementAfter(text: string, marker: string): { value: string; at: number } | null {
   const at = text.lastIndexOf(marker);
-  return at < 0 ? null : text.slice(at + marker.length).trim();
+  if (at < 0) return null;
+  const rest = text.slice(at + marker.length).replace(/^\s*[:：]?\s*/, "");
+  const value = untilSentenceEnd(rest);
+  return { value, at };
+}
+
+/** A statement cut at its sentence's end: a period, `!` or `?` outside math and not in a number. */
+function untilSentenceEnd(rest: string): string {
+  let inMath = false;
+  let depth = 0;
+  for (let i = 0; i < rest.length; i++) {
+    const ch = rest[i]!;
+    if (ch === "$") inMath = !inMath;
+    else if (ch === "{") depth++;
+    else if (ch === "}") depth--;
+    else if (!inMath && depth <= 0) {
+      if (ch === "\n" && rest[i + 1] === "\n") return rest.slice(0, i).trim();
+      const next = rest[i + 1];
+      if ((ch === "." || ch === "!" || ch === "?") && (next === undefined || /\s/.test(next))) {
+        return rest.slice(0, i).trim();
+      }
+    }
+  }
+  return rest.trim();
+}
+
+function lastMatrix(text: string): string | null {
+  const matches = [
+    ...text.matchAll(/\\begin\{([pbvBV]?matrix|array)\}[\s\S]*?\\end\{\1\}/g),
+  ];
+  return matches.at(-1)?.[0] ?? null;
+}
+
+/** The math spans of a text: `$$…$$`, `$…$` (one line), `\(…\)` (one line), `\[…\]`. */
+function mathSpans(text: string): Array<{ start: number; end: number; inner: string }> {
+  const spans: Array<{ start: number; end: number; inner: string }> = [];
+  const pattern = /\$\$([\s\S]+?)\$\$|\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)|\\\[([\s\S]+?)\\\]/g;
+  // An escaped dollar (`\$5`) is a currency sign, not a delimiter: mask it, keep the indices.
+  const masked = text.replaceAll("\\$", "\uE000\uE000");
+  for (const m of masked.matchAll(pattern)) {
+    const inner = text.slice(m.index! + m[0].indexOf(m[1] ?? m[2] ?? m[3] ?? m[4] ?? ""))
+      .slice(0, (m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").length);
+    spans.push({ start: m.index!, end: m.index! + m[0].length, inner });
+  }
+  return spans;
+}
+
+/** The last number or simple fraction, widened to the math span it stands in. */
+function lastNumber(text: string): string | null {
+  const numbers = [
+    ...text.matchAll(/-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d*\.?\d+(?:\s*\/\s*\d+)?/g),
+  ];
+  const last = numbers.at(-1);
+  if (last === undefined) return null;
+  const span = mathSpans(text).find((s) => s.start <= last.index! && last.index! < s.end);
+  if (span !== undefined && span.inner.trim() !== "") return span.inner.trim();
+  return last[0].replaceAll(",", "").replace(/\s+/g, "");
 }
 
 /**
- * Extracts the raw final answer of a completion (before normalisation), or null when none of the
- * five rules applies.
+ * Extracts the raw final answer of a completion (before normalisation), or null when the mode
+ * finds none.
  *
  * @param text A completion.
+ * @param mode `"qwen"` (default) or `"strict"` (see the module doc).
  * @returns The raw answer text, or null.
  */
-export function extractRawMathAnswer(text: string): string | null {
+export function extractRawMathAnswer(text: string, mode: ExtractionMode = "qwen"): string | null {
+  if (mode === "strict") {
+    const boxed = extractBoxed(text);
+    if (boxed !== null) return boxed;
+    return statementAfter(text, "answer is")?.value ?? null;
+  }
   const minerva = text.indexOf("final answer is $");
   if (minerva >= 0 && text.includes("$. I hope")) {
     const tail = text.slice(minerva + "final answer is $".length);
     return (tail.split("$. I hope")[0] ?? "").trim();
   }
-  if (text.includes("boxed")) return extractBoxed(text);
-  const said = afterLast(text, "he answer is") ?? afterLast(text, "final answer is");
-  if (said !== null) return said;
-  const numbers = text.replaceAll(",", "").match(/-?\d*\.?\d+/g);
-  return numbers ? numbers[numbers.length - 1]! : null;
+  const boxed = extractBoxed(text);
+  if (boxed !== null) return boxed;
+  const said = statementAfter(text, "he answer is") ?? statementAfter(text, "final answer is");
+  if (said !== null && said.value !== "") return said.value;
+  return lastMatrix(text) ?? lastNumber(text);
 }
 
 /**
- * Extracts and normalises the final answer of a math completion (Qwen2.5-Math order, see the
- * module doc). Returns null when no answer is found or it normalises to "".
+ * Extracts and normalises the final answer of a math completion. Returns null when no answer is
+ * found or it normalises to "".
  *
  * @example
  * ```ts ignore
  * extractMathAnswer("Thus $x = \\boxed{\\dfrac{1}{2}}$."); // "\\frac{1}{2}"
- * extractMathAnswer("The answer is 1,000."); // "1,000"
+ * extractMathAnswer("The final answer is 5. I hope it is correct."); // "5"
  * ```
  *
  * @param text A completion.
- * @returns The normalised answer, or null.
+ * @param mode `"qwen"` (default) or `"strict"` (see the module doc).
+ * @returns The normal form of the answer, or null.
  */
-export function extractMathAnswer(text: string): string | null {
-  const raw = extractRawMathAnswer(text);
+export function extractMathAnswer(text: string, mode: ExtractionMode = "qwen"): string | null {
+  const raw = extractRawMathAnswer(text, mode);
   if (raw === null) return null;
-  let answer = raw.replace(/\n\s*/g, "");
-  if (answer.startsWith(":")) answer = answer.slice(1);
-  if (answer.endsWith(".") || answer.endsWith("/")) answer = answer.slice(0, -1);
-  const normal = normalizeMathAnswer(answer);
+  const normal = normalizeMathAnswer(raw);
   return normal === "" ? null : normal;
 }
 
-/** Unit words removed from an answer when something else remains (whole words only). */
-const unitWords: ReadonlyArray<string> = [
-  "degrees?",
-  "cm",
-  "mm",
-  "km",
-  "meters?",
-  "metres?",
-  "inches",
-  "inch",
-  "feet",
-  "foot",
-  "ft",
-  "miles?",
-  "yards?",
-  "units?",
-  "square units",
-  "sq units",
-  "dollars?",
-  "cents?",
-  "hours?",
-  "minutes?",
-  "seconds?",
-  "days?",
-  "weeks?",
-  "months?",
-  "years?",
-  "mph",
-  "kg",
-  "grams?",
-  "pounds?",
-  "liters?",
-  "litres?",
-  "gallons?",
-  "percent",
-  "people",
-  "students",
-  "ways",
-  "points?",
-  "cubic",
-  "square",
-];
-
-const numberWords: Readonly<Record<string, string>> = {
-  zero: "0",
-  one: "1",
-  two: "2",
-  three: "3",
-  four: "4",
-  five: "5",
-  six: "6",
-  seven: "7",
-  eight: "8",
-  nine: "9",
-  ten: "10",
-  eleven: "11",
-  twelve: "12",
-  thirteen: "13",
-  fourteen: "14",
-  fifteen: "15",
-  sixteen: "16",
-  seventeen: "17",
-  eighteen: "18",
-  nineteen: "19",
-  twenty: "20",
-};
-
-/** Braces `\sqrt2` → `\sqrt{2}`. */
-function fixSqrt(text: string): string {
-  return text.replace(/\\sqrt(?![{[])\s*(\w)/g, "\\sqrt{$1}");
-}
-
-/** Braces `\frac12`, `\frac1{2}`, `\frac{1}2` → `\frac{1}{2}`. */
-function fixFracs(text: string): string {
-  const parts = text.split("\\frac");
-  let out = parts[0] ?? "";
-  for (const part of parts.slice(1)) {
-    out += "\\frac";
-    if (part.startsWith("{")) {
-      // numerator braced; brace a bare one-character denominator
-      let depth = 0;
-      let end = -1;
-      for (let i = 0; i < part.length; i++) {
-        if (part[i] === "{") depth++;
-        else if (part[i] === "}" && --depth === 0) {
-          end = i;
-          break;
-        }
-      }
-      if (end < 0 || end + 1 >= part.length || part[end + 1] === "{") {
-        out += part;
-      } else {
-        out += `${part.slice(0, end + 1)}{${part[end + 1]}}${part.slice(end + 2)}`;
-      }
-    } else if (part.length >= 2) {
-      const a = part[0]!;
-      if (part[1] === "{") out += `{${a}}${part.slice(1)}`;
-      else out += `{${a}}{${part[1]}}${part.slice(2)}`;
-    } else {
-      out += part;
-    }
-  }
-  return out;
-}
-
-/** `3/4` (two integers) → `\frac{3}{4}`. */
-function fixSlash(text: string): string {
-  const m = /^(-?\d+)\/(\d+)$/.exec(text);
-  return m ? `\\frac{${m[1]}}{${m[2]}}` : text;
-}
-
-/**
- * Normalises an answer string in the spirit of Qwen2.5-Math's `strip_string`: strips newlines and
- * a trailing ".", removes `\left`/`\right`, `\!`, `$`, degrees, `\%`/`%`, text units and
- * `\text{}` wrappers; turns `tfrac`/`dfrac` into `frac`; drops a short "x =" left side; braces
- * `\sqrt` and `\frac` arguments; rewrites `a/b` of integers as `\frac{a}{b}`; drops trailing
- * zeros after a decimal point and all spaces.
- *
- * @param answer A raw answer.
- * @returns The normalised answer ("" when nothing remains).
- */
-export function normalizeMathAnswer(answer: string): string {
-  let s = answer.trim().replaceAll("\n", "");
-  s = s.replace(/\.+$/, "");
-  s = s.replaceAll("\\!", "");
-  s = s.replace(/\\begin\{array\}\{[^}]*\}/g, "\\begin{pmatrix}").replace(
-    /\\end\{array\}/g,
-    "\\end{pmatrix}",
-  );
-  s = s.replaceAll("bmatrix", "pmatrix");
-  s = s.replaceAll("tfrac", "frac").replaceAll("dfrac", "frac");
-  s = s.replaceAll("\\neq", "\\ne").replaceAll("\\leq", "\\le").replaceAll("\\geq", "\\ge");
-  s = s.replaceAll("\\left", "").replaceAll("\\right", "");
-  s = s.replaceAll("\\{", "{").replaceAll("\\}", "}");
-  // a trailing \text{…} is a unit when something remains
-  const noTrailingText = s.replace(/\\(?:text|textbf|mbox|mathrm)\{[^}]*\}$/, "").trim();
-  if (noTrailingText !== "" && noTrailingText !== s) s = noTrailingText;
-  for (const unit of unitWords) {
-    const stripped = s.replace(new RegExp(`(^|[^A-Za-z])${unit}(?![A-Za-z])`, "g"), "$1").trim();
-    if (stripped !== "" && /[0-9]/.test(stripped)) s = stripped;
-  }
-  s = s.replaceAll("^{\\circ}", "").replaceAll("^\\circ", "").replaceAll("°", "");
-  s = s.replaceAll("\\$", "").replaceAll("$", "");
-  s = s.replaceAll("\\(", "").replaceAll("\\)", "");
-  const word = numberWords[s.trim().toLowerCase()];
-  if (word !== undefined) s = word;
-  s = s.replace(/\\(?:text|textbf|mbox|mathrm)\{([^}]*)\}/g, "$1");
-  for (const key of ["x=", "y=", "z=", "x\\in", "y\\in", "z\\in", "x\\to", "y\\to", "z\\to"]) {
-    s = s.replaceAll(key, "");
-  }
-  s = s.replaceAll("\\emptyset", "{}");
-  s = s.replaceAll("\\%", "").replaceAll("%", "");
-  s = s.replaceAll(" .", " 0.").replaceAll("{.", "{0.");
-  if (s.trim() === "") return "";
-  if (s.startsWith(".")) s = `0${s}`;
-  if (/^\{[A-Za-z0-9]+\}$/.test(s) || /^\([A-Za-z0-9]+\)$/.test(s)) s = s.slice(1, -1);
-  s = s.replaceAll("infinity", "\\infty");
-  if (!s.includes("\\infty")) s = s.replace(/\binf\b/g, "\\infty");
-  s = s.replaceAll("\\mathbf", "");
-  s = s.replace(/(\d+)\.0*([^\d])/g, "$1$2").replace(/(\d+)\.0*$/, "$1");
-  if (s.startsWith(".")) s = `0${s}`;
-  const sides = s.split("=");
-  if (sides.length === 2 && sides[0]!.trim().length <= 2) s = sides[1]!;
-  s = fixSqrt(s);
-  s = s.replaceAll(" ", "");
-  s = fixFracs(s);
-  s = fixSlash(s);
-  return s;
-}
+export { normalizeMathAnswer };

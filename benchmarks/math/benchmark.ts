@@ -1,6 +1,7 @@
 /**
  * `math-answer`: scores a math completion 1 when its final answer equals the reference
- * ({@link extractMathAnswer} then {@link mathAnswersEqual}), else 0.
+ * ({@link extractMathAnswer} in its `"qwen"` mode, or only a `\boxed{…}` answer when strict, then
+ * {@link mathAnswersEqual} on the Compute Engine), else 0.
  *
  * Example item: prompt "What is 1/2 + 1/4? Please reason step by step, and put your final answer
  * within \boxed{}.", reference "\frac{3}{4}"; the completion "… = \boxed{0.75}" scores 1.
@@ -10,7 +11,8 @@
 import { Schema } from "effect";
 import type { Benchmark, Example, ParamsSchema } from "../../core/plugin.ts";
 import { flag } from "../_params.ts";
-import { extractBoxed, extractMathAnswer, normalizeMathAnswer } from "./answer.ts";
+import { extractBoxed, extractMathAnswer } from "./answer.ts";
+import { normalizeMathAnswer } from "./normalize.ts";
 import { mathAnswersEqual } from "./equal.ts";
 
 /** Params of {@link mathAnswer}. */
@@ -43,15 +45,16 @@ export function readMathAnswer(completion: string, options: MathAnswerParams): s
   const text = options.spaced ? completion.replace(/(\d) (?=\d)/g, "$1") : completion;
   if (!options.strict) return extractMathAnswer(text);
   const boxed = extractBoxed(text);
-  if (boxed === null || !/boxed\s*\{/.test(text)) return null;
+  if (boxed === null || !/boxed\s*\{/.test(text)) return null; // `\boxed 5` is not the format
   const normal = normalizeMathAnswer(boxed);
   return normal === "" ? null : normal;
 }
 
-/** The `math-answer` scoring rule (Qwen2.5-Math extraction and equivalence, no CAS). */
+/** The `math-answer` scoring rule (Qwen2.5-Math extraction order, equivalence on a CAS). */
 export const mathAnswer: Benchmark<MathAnswerParams> = {
   id: "math-answer",
-  summary: "final math answer (last \\boxed{}, Qwen2.5-Math order) equals the reference; no CAS",
+  summary:
+    "final math answer (last \\boxed{}, Qwen2.5-Math order) equals the reference on a CAS (Compute Engine)",
   family: "math",
   params,
   score(example: Example, completion: string, options: MathAnswerParams): number {
