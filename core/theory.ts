@@ -831,29 +831,32 @@ function _fmtError(x: number): string {
   return Number.isNaN(x) ? "n/a" : x === 0 ? "0" : x.toExponential(1);
 }
 
-/** Runs `one` on every choice that has what it needs and folds the results into one check. */
+/**
+ * Runs `one` on every choice that has what it needs and folds the results into one check (a
+ * single choice's figures leave out its label, which the caller puts in the name).
+ */
 async function _overChoices(
   name: string,
   choices: ReadonlyArray<CheckedChoice>,
   needs: (c: CheckedChoice) => string | undefined,
   one: (c: CheckedChoice) => Promise<{ readonly figure: string; readonly pass: boolean }>,
 ): Promise<TheoryCheck> {
+  const single = choices.length === 1;
   const figures: string[] = [];
   const skipped: string[] = [];
   let pass = true;
-  let ran = 0;
   for (const c of choices) {
     const missing = needs(c);
     if (missing !== undefined) {
-      skipped.push(`${c.label}: ${missing}`);
+      skipped.push(single ? missing : `${c.label}: ${missing}`);
       continue;
     }
     const result = await one(c);
-    ran += 1;
     pass &&= result.pass;
-    figures.push(`${c.label} ${result.figure}${result.pass ? "" : " FAIL"}`);
+    const figure = `${result.figure}${result.pass ? "" : " FAIL"}`;
+    figures.push(single ? figure : `${c.label} ${figure}`);
   }
-  if (ran === 0) {
+  if (figures.length === 0) {
     return { name, figures: skipped.join("; "), pass: true, skipped: skipped.join("; ") };
   }
   if (skipped.length > 0) figures.push(`skipped ${skipped.join("; ")}`);
@@ -915,8 +918,8 @@ export function reductionCheck(
   const formsOf = (c: CheckedChoice) =>
     against === "declared" ? declaredForms(c.objective) : c.reference;
   return _overChoices(
-    `T1 reduction: loss and gradient over 3x8 positions with masks and gates, unchunked and ` +
-      `chunked, through the training loss = ${
+    `T1 reduction (3x8 positions, masks, gates; loss unchunked and chunked): loss and gradient ` +
+      `= ${
         against === "declared"
           ? "the declared closed forms (lossAt, descentWeight, keptAt)"
           : referenceName
@@ -924,7 +927,7 @@ export function reductionCheck(
     choices,
     (c) =>
       against === "reference" && !c.reference
-        ? `not in ${referenceName}`
+        ? `${referenceName} cover no "${c.objective.id}"`
         : !formsOf(c)?.weight
         ? "declares no descentWeight"
         : undefined,
@@ -951,7 +954,7 @@ export function closedFormGridCheck(
     choices,
     (c) =>
       !c.reference
-        ? `not in ${referenceName}`
+        ? `${referenceName} cover no "${c.objective.id}"`
         : !c.objective.lossAt && !c.objective.descentWeight
         ? "declares no lossAt or descentWeight"
         : undefined,

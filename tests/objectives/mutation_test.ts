@@ -108,8 +108,8 @@ const supervisedDenominator: BatchEvaluator = (objective, params, input) => {
   return Promise.resolve({ loss, gradLogits: g });
 };
 
-const paperReduction = "T1 reduction: loss and gradient over 3x8 positions with masks and gates, " +
-  "unchunked and chunked, through the training loss = the paper's closed forms";
+const paperReduction = "T1 reduction (3x8 positions, masks, gates; loss unchunked and chunked): " +
+  "loss and gradient = the paper's closed forms";
 const zeroGradient = "T1 masked and gated-out tokens get exactly zero gradient";
 
 /** Each wrong objective, with a check it must fail (among others). */
