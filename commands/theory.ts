@@ -1,5 +1,5 @@
 /**
- * `deno task theory [--plugin SPEC]… [--objective ID|JSON]… [--json] [--plot PATH] [--backend NAME]`:
+ * `deno task theory [--plugin SPEC]… [--objective ID|JSON]… [--json] [--plot PATH] [--backend B]`:
  * runs the paper's theorem tests and prints one line per check (name, figures, pass/FAIL/skip);
  * exits non-zero if any fails. `--plot` writes the normalized W_f curves (the paper's Fig. 3).
  *
