@@ -1,6 +1,16 @@
 /**
  * Jaro–Winkler similarity and the `jaro-winkler` benchmark, the paper's soft score for the
- * figlet-font task (prefix weight 0.1, common prefix of at most 4 characters).
+ * figlet-font task.
+ *
+ * Definition (Jaro 1989; Winkler 1990, "String comparator metrics and enhanced decision rules in
+ * the Fellegi-Sunter model of record linkage"): characters a_i and b_j match when equal and
+ * |i − j| ≤ ⌊max(|a|, |b|)/2⌋ − 1, each character matched at most once, scanning a left to right;
+ * with m matches and t half the number of matched characters out of order,
+ * jaro = (m/|a| + m/|b| + (m − t)/m) / 3 (0 when m = 0, 1 for two empty strings); and
+ * jaroWinkler = jaro + ℓ·p·(1 − jaro) with ℓ the common prefix length capped at 4 and p = 0.1.
+ * The prefix boost applies at every jaro value (no 0.7 boost threshold, as in Apache Commons Text).
+ * Checked against the published test values of jellyfish and Apache Commons Text
+ * (tests/fixtures/graders/jaro_winkler.json).
  *
  * @module
  */

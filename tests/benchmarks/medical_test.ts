@@ -22,7 +22,8 @@ Deno.test("matchChoice() follows the match_choice rules, last match wins", () =>
     ["the answer is B. On reflection, the answer is D", "D", "strict"],
     ["Thinking about A...\n## Final Response\n\nthe answer is B", "B", "strict"],
     ["A patient like this one fits option B", "B", "letter"],
-    ["I choose (A) over (C)", "C", "letter"],
+    ["I choose (A) over (C)", "A", "strict"],
+    ["I'd pick between (A) and (C): (C)", "C", "letter"],
     ["It is likely measles, not influenza. Actually mumps.", "D", "text"],
     ["Symptoms suggest a common cold", "B", "text"],
     ["mumpz", "D", "similarity"],
@@ -40,6 +41,50 @@ Deno.test("matchChoice() follows the match_choice rules, last match wins", () =>
   assert.equal(three?.rule, "similarity");
   assert.ok(["A", "B", "C"].includes(three!.letter));
   assert.equal(matchChoice("anything", []), null);
+});
+
+Deno.test("matchChoice() reads answers the way people write them (issue 14)", () => {
+  const flu = ["flu", "cold", "measles", "mumps"];
+  const calcium = [
+    "Vitamin D toxicity",
+    "Hypercalcemia of malignancy",
+    "Primary hyperparathyroidism",
+    "Sarcoidosis",
+  ];
+  const cases: Array<[string, ReadonlyArray<string>, string, string]> = [
+    // case: a lowercase letter stated as the answer
+    ["the answer is b", flu, "B", "strict"],
+    ["Answer: (c)", flu, "C", "strict"],
+    ["The correct option is d.", flu, "D", "strict"],
+    ["Option B is correct.", flu, "B", "strict"],
+    // words that look like letters are not letters; "a" stated as an article is not A
+    ["A fever like this is a classic sign; I think it is measles", flu, "C", "text"],
+    ["The answer is a viral illness, most likely mumps", flu, "D", "text"],
+    // letters inside option text, and negation
+    ["It is not vitamin D toxicity; it is hypercalcemia of malignancy.", calcium, "B", "text"],
+    ["Vitamin D toxicity fits best.", calcium, "A", "text"],
+    ["The answer is not A; the answer is C.", calcium, "C", "strict"],
+    ["Rather than sarcoidosis, I favour primary hyperparathyroidism", calcium, "C", "text"],
+    ["B, not D", flu, "B", "letter"],
+    // option text quoted without its letter
+    ['"Measles"', flu, "C", "text"],
+  ];
+  for (const [text, options, letter, rule] of cases) {
+    const got = matchChoiceDetailed(text, options);
+    assert.equal(got?.letter, letter, text);
+    assert.equal(got?.rule, rule, text);
+  }
+});
+
+Deno.test("matchChoice(): ten or more options", () => {
+  const options = Array.from({ length: 12 }, (_, i) => `drug ${i + 1}`);
+  assert.equal(matchChoice("the answer is J", options), "J");
+  assert.equal(matchChoice("Answer: (L)", options), "L");
+  assert.equal(matchChoice("I would give drug 11", options), "K");
+  assert.equal(matchChoice("the answer is M", options)?.length, 1); // no option M: not strict
+  assert.equal(matchChoiceDetailed("the answer is M", options)?.rule, "similarity");
+  // "I" as a pronoun is not option I
+  assert.equal(matchChoice("I think so; the answer is (e)", options), "E");
 });
 
 Deno.test("similarityRatio() is difflib's ratio on simple cases", () => {
