@@ -19,6 +19,8 @@ import { runnerCommand } from "./commands/runner.ts";
 import { theoryCommand } from "./commands/theory.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { sftCommand } from "./commands/sft.ts";
+import { scoreCommand } from "./commands/score.ts";
+import { graderAgreementCommand } from "./commands/grader_agreement.ts";
 
 const commands: Record<string, Command> = {
   list: listCommand,
@@ -32,6 +34,8 @@ const commands: Record<string, Command> = {
   soak: soakCommand,
   runner: runnerCommand,
   "cluster-status": clusterStatusCommand,
+  score: scoreCommand,
+  "grader-agreement": graderAgreementCommand,
 };
 
 function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {

@@ -17,6 +17,7 @@ import "../core/backend/mod.ts";
 import type { Benchmark, Domain } from "../core/plugin.ts";
 import { addition } from "./math/addition.ts";
 import { mathAnswer } from "./math/benchmark.ts";
+import { boxedNumber } from "./math/boxed_number.ts";
 import { cipher } from "./cipher/glyphs.ts";
 import { exactMatch } from "./cipher/exact_match.ts";
 import { jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";
@@ -47,6 +48,7 @@ export {
 } from "./math/agreement.ts";
 export { mathAnswer, type MathAnswerParams, readMathAnswer } from "./math/benchmark.ts";
 export { addition, type AdditionParams, generateAddition } from "./math/addition.ts";
+export { boxedNumber, type BoxedNumberParams, readBoxedNumber } from "./math/boxed_number.ts";
 export { jaro, jaroWinkler, jaroWinklerBenchmark } from "./cipher/jaro_winkler.ts";
 export type { JaroWinklerParams } from "./cipher/jaro_winkler.ts";
 export { exactlyEqual, exactMatch, type ExactMatchParams } from "./cipher/exact_match.ts";
@@ -81,6 +83,7 @@ export {
 /** Every built-in benchmark (scoring rule). */
 export const benchmarks: ReadonlyArray<Benchmark<unknown>> = [
   mathAnswer,
+  boxedNumber,
   exactMatch,
   jaroWinklerBenchmark,
   multipleChoice,

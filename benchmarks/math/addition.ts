@@ -16,8 +16,9 @@
  *   answer noise a (with probability a, a uniform wrong answer in [0, 2000)). Drawn from the run
  *   seed.
  * - Test set: clean problems fixed by `testSeed`, disjoint from the SFT set and the corpus; scored
- *   strictly (`\boxed` required) greedy and at T = 1 avg@k. Primary: avg@k (the paper's MS
- *   metric).
+ *   strictly by `boxed-number` (the completion ends with `\boxed{`, the exact digits without
+ *   leading zeros, `}`, then nothing) greedy and at T = 1 avg@k. Primary: avg@k (the paper's MS
+ *   metric). The optional lenient set reads either marker with `math-answer`.
  *
  * @module
  */
@@ -214,7 +215,7 @@ export function generateAddition(options: AdditionParams, seed: number): DomainD
   };
   const benchmarks: BenchmarkSet[] = [{
     name: "addition-test",
-    benchmark: { id: "math-answer", params: { strict: true, spaced: true } },
+    benchmark: { id: "boxed-number", params: { spaced: true } },
     examples,
     decodings: [greedy, sampled],
   }];
@@ -241,7 +242,7 @@ export const addition: Domain<AdditionParams> = {
   summary:
     "3-digit addition with column-step CoT; noisy \\boxed SFT data (model-strong when pretrained)",
   params,
-  benchmarks: ["math-answer"],
+  benchmarks: ["boxed-number", "math-answer"],
   load(options: AdditionParams, seed: number): Effect.Effect<DomainData, DataError> {
     return Effect.sync(() => generateAddition(options, seed));
   },

@@ -1,8 +1,14 @@
 import "../_setup.ts";
 import assert from "node:assert/strict";
 import { Effect, Schema } from "effect";
-import { testDomain } from "../../core/testing.ts";
-import { addition, type AdditionParams, mathAnswer } from "../../benchmarks/mod.ts";
+import { testBenchmark, testDomain } from "../../core/testing.ts";
+import {
+  addition,
+  type AdditionParams,
+  boxedNumber,
+  mathAnswer,
+  readBoxedNumber,
+} from "../../benchmarks/mod.ts";
 import { additionRationale } from "../../benchmarks/math/addition.ts";
 import { checkSymbols } from "./_synthetic.ts";
 
@@ -54,12 +60,45 @@ Deno.test("math domain: noise rates, formats and a clean test set", () => {
     assert.equal(e.reference, String(a! + b!));
     // the clean boxed response scores 1 strictly; the old format scores 0
     const clean = `${additionRationale(a!, b!).join(" ")} \\boxed{ ${[...e.reference].join(" ")} }`;
-    const params = { strict: true, spaced: true };
-    assert.equal(mathAnswer.score(e, clean, params), 1);
-    assert.equal(mathAnswer.score(e, clean.replace("\\boxed{", "A").slice(0, -2), params), 0);
+    assert.equal(set.benchmark.id, "boxed-number");
+    const params = { spaced: true };
+    assert.equal(boxedNumber.score(e, clean, params), 1);
+    assert.equal(boxedNumber.score(e, clean.replace("\\boxed{", "A").slice(0, -2), params), 0);
+    assert.equal(mathAnswer.score(e, clean, { strict: true, spaced: true }), 1);
   }
   const corpus = new Set(data.priorCorpus.map((d) => d.split(" ").slice(0, 8).join(" ")));
   for (const e of set.examples) assert.ok(!corpus.has(e.prompt), `${e.id} in the corpus`);
+});
+
+Deno.test("boxed-number: marker, exact digits, closing brace, then end of text (issue 14)", () => {
+  const example = { id: "1", prompt: "4 0 0 + 4 0 0 =", reference: "800" };
+  const rationale = "0 + 0 + 0 = 0 0 ; 0 + 0 + 0 = 0 0 ; 4 + 4 + 0 = 0 8 ;";
+  testBenchmark(boxedNumber, {
+    params: { spaced: true },
+    cases: [
+      { example, completion: `${rationale} \\boxed{ 8 0 0 }`, expected: 1 },
+      { example, completion: `${rationale} \\boxed{ 8 0 0 } `, expected: 1 },
+      { example, completion: `${rationale} \\boxed{ 8 0 0`, expected: 0 }, // unclosed
+      { example, completion: `${rationale} \\boxed{ 8 0 0 } 7`, expected: 0 }, // trailing text
+      { example, completion: `${rationale} \\boxed{ 8 0 0 } ;`, expected: 0 },
+      { example, completion: `${rationale} \\boxed{ 0 8 0 0 }`, expected: 0 }, // leading zero
+      { example, completion: `${rationale} \\boxed{ 8 }`, expected: 0 }, // off by a factor of 100
+      { example, completion: `${rationale} \\boxed{ 8 0 0 0 0 }`, expected: 0 },
+      { example, completion: `${rationale} A 8 0 0`, expected: 0 }, // the old marker
+      { example, completion: `${rationale} \\boxed{ 8 0 1 }`, expected: 0 },
+      { example, completion: "", expected: 0 },
+    ],
+  });
+  testBenchmark(boxedNumber, {
+    cases: [
+      { example, completion: "so \\boxed{800}", expected: 1 },
+      { example, completion: "so \\boxed{ 800 }", expected: 0 },
+      { example, completion: "so \\boxed{800}.", expected: 0 },
+      { example: { ...example, reference: "0" }, completion: "\\boxed{0}", expected: 1 },
+    ],
+  });
+  assert.equal(readBoxedNumber("\\boxed{ 8 4 9 }", true), "849");
+  assert.equal(readBoxedNumber("\\boxed{ 0 0 }", true), null);
 });
 
 Deno.test("math domain: the seed moves the SFT set only", () => {
