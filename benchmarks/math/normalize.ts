@@ -105,6 +105,17 @@ const trailingUnit = new RegExp(
  * @returns The normal form ("" when nothing remains).
  */
 export function normalizeMathAnswer(answer: string): string {
+  // The rewrites can enable one another ("\\\\\\boxed"); repeat them to a fixed point.
+  let s = answer;
+  for (let round = 0; round < 8; round++) {
+    const next = normalizeOnce(s);
+    if (next === s) break;
+    s = next;
+  }
+  return s;
+}
+
+function normalizeOnce(answer: string): string {
   let s = answer.replace(/\s+/g, " ").trim();
   // 1. delimiters and boxes
   s = s.replace(/\{,\}/g, ",").replace(/,\s*\\!\s*/g, ",");
