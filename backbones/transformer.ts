@@ -13,7 +13,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { GenerateOptions, Generation, LanguageModel, Tokenizer } from "../core/plugin.ts";
+import type {
+  GenerateOptions,
+  Generation,
+  LanguageModel,
+  Recompute,
+  Tokenizer,
+} from "../core/plugin.ts";
 import {
   attentionMask,
   embed,
@@ -33,6 +39,7 @@ import { gradsInBackward } from "../core/ops.ts";
 import { saveHf } from "./hf_write.ts";
 import {
   checkConfig,
+  recomputedBlocks,
   transformerActivationBytes,
   type TransformerConfig,
   weightSpecs,
@@ -341,7 +348,8 @@ export class Transformer implements LanguageModel, StepModel {
    * @param mask Additive mask `[batch | 1, 1, time, past + time]`.
    * @param past Cached keys and values, or none.
    * @param lastOnly Only keep the last position's hidden state.
-   * @param recompute Recompute each block's activations in the backward pass (no cache).
+   * @param recompute Blocks that recompute their activations in the backward pass (no cache): all
+   *   (`true`), none, or the first n.
    * @returns Final hidden states (after the last norm) and the keys and values of all positions.
    */
   forward(
@@ -350,7 +358,7 @@ export class Transformer implements LanguageModel, StepModel {
     mask: tf.Tensor,
     past: ReadonlyArray<LayerCache> | undefined,
     lastOnly: boolean,
-    recompute = false,
+    recompute: Recompute = false,
   ): { hidden: tf.Tensor; present: LayerCache[] } {
     const c = this.config;
     const present: LayerCache[] = [];
@@ -362,8 +370,9 @@ export class Transformer implements LanguageModel, StepModel {
         embed(this.#w("transformer.wpe.weight"), positions),
       )
       : embed(this.#w("model.embed_tokens.weight"), tokens);
+    const recomputed = past === undefined ? recomputedBlocks(recompute, c.nLayers) : 0;
     for (let i = 0; i < c.nLayers; i++) {
-      if (recompute && past === undefined) {
+      if (i < recomputed) {
         h = this.#recomputedBlock(i, h, mask, tables);
         continue;
       }
@@ -389,10 +398,10 @@ export class Transformer implements LanguageModel, StepModel {
    *
    * @param rows Rows of the batch.
    * @param time Positions per row.
-   * @param recompute Blocks recompute their activations in the backward pass.
+   * @param recompute Which blocks recompute their activations in the backward pass.
    * @returns Bytes.
    */
-  activationBytes(rows: number, time: number, recompute = false): number {
+  activationBytes(rows: number, time: number, recompute: Recompute = false): number {
     return transformerActivationBytes(this.config, rows, time, recompute);
   }
 
@@ -417,10 +426,11 @@ export class Transformer implements LanguageModel, StepModel {
    * Synchronous and tidy-safe.
    *
    * @param tokens `[batch, time]` int32 ids.
-   * @param options `recompute`: keep only each block's input for the backward pass.
+   * @param options `recompute`: the blocks (all, none or the first n) that keep only their input
+   *   for the backward pass.
    * @returns The hidden states.
    */
-  hidden(tokens: tf.Tensor2D, options: { readonly recompute?: boolean } = {}): tf.Tensor3D {
+  hidden(tokens: tf.Tensor2D, options: { readonly recompute?: Recompute } = {}): tf.Tensor3D {
     const [batch, time] = tokens.shape;
     if (time > this.config.contextLength) {
       throw new RangeError(
@@ -436,7 +446,7 @@ export class Transformer implements LanguageModel, StepModel {
         mask,
         undefined,
         false,
-        options.recompute === true,
+        options.recompute ?? false,
       ).hidden as tf.Tensor3D;
     });
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Recompute } from "../core/plugin.ts";
 /** The two supported families. */
 export type Family = "llama" | "gpt2";
 
@@ -213,24 +214,39 @@ export function weightSpecs(config: TransformerConfig): WeightSpec[] {
  * for the memory plan (core/memory_plan.ts), not a measurement; the LM head's logits are counted
  * by the loss.
  *
- * With `recompute` only each block's input is kept, and one block's activations at a time.
+ * A recomputed block keeps only its input, and the backward pass holds one block's activations at
+ * a time; `recompute` is every block (`true`), none, or the first n.
  *
  * @param config The config.
  * @param rows Rows of the batch.
  * @param time Positions per row.
- * @param recompute Blocks recompute their activations in the backward pass.
+ * @param recompute Which blocks recompute their activations in the backward pass.
  * @returns Bytes.
  */
 export function transformerActivationBytes(
   config: TransformerConfig,
   rows: number,
   time: number,
-  recompute = false,
+  recompute: Recompute = false,
 ): number {
   const perLayer = 12 * config.dModel + 5 * config.dMlp + 3 * config.nHeads * time;
-  const kept = recompute ? config.nLayers * config.dModel + perLayer : config.nLayers * perLayer;
+  const r = recomputedBlocks(recompute, config.nLayers);
+  const kept = r * config.dModel + (config.nLayers - r) * perLayer + (r > 0 ? perLayer : 0);
   const floats = rows * time * (kept + 4 * config.dModel);
   return Math.ceil(floats * 4 * 1.25);
+}
+
+/**
+ * How many blocks, from the first, recompute their activations.
+ *
+ * @param recompute `true` (all), `false` (none) or a count.
+ * @param layers The model's blocks.
+ * @returns A count from 0 to `layers`.
+ */
+export function recomputedBlocks(recompute: Recompute | undefined, layers: number): number {
+  if (recompute === true) return layers;
+  if (recompute === undefined || recompute === false) return 0;
+  return Math.max(0, Math.min(layers, Math.floor(recompute)));
 }
 
 /**

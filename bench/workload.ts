@@ -21,7 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import { tinyConfig, Transformer, type TransformerConfig } from "../backbones/transformer.ts";
 import { batchLoss, defaultChunkPositions } from "../core/batch_loss.ts";
 import { AdamW } from "../core/optimizer.ts";
-import type { Objective, Tokenizer } from "../core/plugin.ts";
+import type { Objective, Recompute, Tokenizer } from "../core/plugin.ts";
 import { uniform } from "../backbones/random.ts";
 
 /** The names of the workload sizes. */
@@ -306,7 +306,7 @@ export function trainStep(
   objective: Objective<unknown>,
   batch: BenchBatch,
   microBatch: number = batch.rows,
-  recompute = false,
+  recompute: Recompute = false,
 ): { loss: number; gradNorm: number } {
   const { rows, time } = batch;
   if (!Number.isInteger(microBatch) || microBatch < 1 || rows % microBatch !== 0) {

@@ -1,6 +1,6 @@
 /**
- * `deno task bench [--size NAME] [--json] [--vs-torch] [--steps N] [--micro-batch N] [--recompute]
- * [--backend NAME] [--plain]`: with `--size reference` (the default) times the reference workload
+ * `deno task bench [--size NAME] [--json] [--vs-torch] [--steps N] [--micro-batch N]
+ * [--recompute | --recompute-blocks N] [--backend NAME] [--plain]`: with `--size reference` (the default) times the reference workload
  * of `bench/workload.ts` (one training step with neg-log-prob and with neg-prob, greedy generation
  * with and without the key/value cache), reports peak RSS and the tfjs tensor count before and
  * after, and with `--vs-torch` runs the PyTorch twin (`bench/torch_reference.py`) in alternation
@@ -347,6 +347,7 @@ export const benchCommand: Command = (args) =>
       size: { type: "string" },
       "micro-batch": { type: "string" },
       recompute: { type: "boolean" },
+      "recompute-blocks": { type: "string" },
     });
     const sizeName = values.size ?? "reference";
     if (!sizeNames.includes(sizeName as BenchSize)) {
@@ -385,6 +386,13 @@ export const benchCommand: Command = (args) =>
         where: "command line",
       });
     }
+    const blocks = yield* numberFlag("bench", "recompute-blocks", values["recompute-blocks"], 0);
+    if (!Number.isInteger(blocks) || blocks < 0) {
+      return yield* new ConfigError({
+        message: `bench: --recompute-blocks must be a whole number of blocks, got ${blocks}`,
+        where: "command line",
+      });
+    }
     const choice = chooseBackend(size, microBatch, values.backend);
     if (choice instanceof BackendError) return yield* choice;
     yield* useBackend(choice.backend);
@@ -402,7 +410,7 @@ export const benchCommand: Command = (args) =>
           steps,
           warmup: size.warmup,
           microBatch,
-          recompute: values.recompute === true,
+          recompute: values.recompute === true ? true : blocks,
         }, log)
       );
       if (json) console.log(JSON.stringify(report));

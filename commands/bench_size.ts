@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Objective } from "../core/plugin.ts";
+import type { Objective, Recompute } from "../core/plugin.ts";
 import { blasDescription } from "../core/backend/mod.ts";
 import { negLogProb } from "../objectives/neg_log_prob.ts";
 import {
@@ -52,8 +52,8 @@ export interface SizeReport {
   readonly tokensPerStep: number;
   /** Sequences per micro-batch. */
   readonly microBatch: number;
-  /** Blocks recomputed their activations in the backward pass. */
-  readonly recompute: boolean;
+  /** Which blocks recomputed their activations in the backward pass (all, none, the first n). */
+  readonly recompute: Recompute;
   /** The tfjs backend. */
   readonly backend: string;
   /** The BLAS behind matrix products, or null. */
@@ -90,8 +90,8 @@ export interface SizeOptions {
   readonly warmup: number;
   /** Sequences per micro-batch. */
   readonly microBatch: number;
-  /** Recompute each block's activations in the backward pass (probsft only). */
-  readonly recompute?: boolean;
+  /** Which blocks recompute their activations in the backward pass (probsft only). */
+  readonly recompute?: Recompute;
 }
 
 /**
@@ -121,7 +121,7 @@ export async function measureSize(
   const ms: number[] = [];
   let before = 0, after = 0;
   const step = () =>
-    trainStep(trainer, objective, batch, options.microBatch, options.recompute === true).loss;
+    trainStep(trainer, objective, batch, options.microBatch, options.recompute ?? false).loss;
   try {
     for (let i = 0; i < options.warmup; i++) {
       t0 = performance.now();
@@ -178,7 +178,7 @@ export async function measureSize(
     params: paramCount(size),
     tokensPerStep,
     microBatch: options.microBatch,
-    recompute: options.recompute === true,
+    recompute: options.recompute ?? false,
     backend: tf.getBackend(),
     blas: blasDescription(),
     trainStepMs,
@@ -203,7 +203,13 @@ export function printSizeReport(r: SizeReport): void {
   const f = (x: number, digits = 1) => Number.isFinite(x) ? x.toFixed(digits) : String(x);
   console.log(
     `${r.size}: ${f(r.params / 1e6)}M parameters, ${r.tokensPerStep} tokens per step ` +
-      `(micro-batch ${r.microBatch}); backend ${r.backend}; blas ${r.blas ?? "none"}`,
+      `(micro-batch ${r.microBatch}${
+        r.recompute === true
+          ? ", blocks recomputed"
+          : r.recompute
+          ? `, first ${r.recompute} blocks recomputed`
+          : ""
+      }); backend ${r.backend}; blas ${r.blas ?? "none"}`,
   );
   console.log(
     `train step, median of ${r.steps}: ${f(r.trainStepMs, 0)} ms; ${

@@ -103,7 +103,7 @@ export function printPlans(
         chunkPositions: train.lossChunkPositions ??
           defaultChunkPositions(rows * time, footprint.vocabSize),
         backend,
-        recompute: train.recompute === true,
+        recompute: train.recompute ?? false,
       });
       const verdict = !Number.isFinite(plan.limit)
         ? "limit unknown"

@@ -25,7 +25,7 @@ import {
   tokenSums,
 } from "./loss.ts";
 import { gradsInBackward, stopGradient } from "./ops.ts";
-import type { LanguageModel, Objective } from "./plugin.ts";
+import type { LanguageModel, Objective, Recompute } from "./plugin.ts";
 
 /** The float32 logits a loss chunk may hold by default, in bytes (128 MiB). */
 export const defaultChunkBytes = 128 * 1024 * 1024;
@@ -69,8 +69,8 @@ export interface BatchLossOptions {
    * computes the whole `[batch, time, vocab]` logits at once.
    */
   readonly chunkPositions: number;
-  /** Recompute each block's activations in the backward pass (models with hidden states). */
-  readonly recompute?: boolean;
+  /** Blocks that recompute their activations in the backward pass (models with hidden states). */
+  readonly recompute?: Recompute;
 }
 
 function chunkedSums(
@@ -81,7 +81,7 @@ function chunkedSums(
   const [rows, time] = batch.inputs.shape;
   const positions = rows * time;
   const needs = options.objective.needs ?? {};
-  const hidden = model.hidden(batch.inputs, { recompute: options.recompute === true });
+  const hidden = model.hidden(batch.inputs, { recompute: options.recompute ?? false });
   const width = hidden.shape[2];
   const h = tf.reshape(hidden, [positions, width]) as tf.Tensor2D;
   const weight = model.headWeight();
@@ -192,7 +192,9 @@ export function batchLoss(
   options: BatchLossOptions,
 ): Reduced {
   const [rows, time] = batch.inputs.shape;
-  const chunked = (options.recompute === true ||
+  const recomputes = options.recompute !== undefined && options.recompute !== false &&
+    options.recompute !== 0;
+  const chunked = (recomputes ||
     (options.chunkPositions > 0 && options.chunkPositions < rows * time)) &&
     model.hidden !== undefined && model.headWeight !== undefined;
   if (chunked) {

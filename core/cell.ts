@@ -327,7 +327,7 @@ function planOf(
     chunkPositions: cell.train.lossChunkPositions ??
       defaultChunkPositions(rows * time, model.vocabSize),
     backend: tf.getBackend(),
-    recompute: cell.train.recompute === true,
+    recompute: cell.train.recompute ?? false,
   });
 }
 

@@ -8,6 +8,7 @@
 import { Effect, Schema } from "effect";
 import { decodeWith } from "./decode.ts";
 import { ConfigError } from "./errors.ts";
+import type { Recompute } from "./plugin.ts";
 
 const positiveInt = Schema.Int.check(Schema.isGreaterThan(0));
 const positive = Schema.Finite.check(Schema.isGreaterThan(0));
@@ -34,7 +35,9 @@ const TrainFields = Schema.Struct({
   microBatchSize: Schema.optionalKey(positiveInt),
   lossAggregation: Schema.optionalKey(Schema.Literals(["micro-batch-mean", "token-mean"])),
   lossChunkPositions: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
-  recompute: Schema.optionalKey(Schema.Boolean),
+  recompute: Schema.optionalKey(
+    Schema.Union([Schema.Boolean, Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))]),
+  ),
 });
 
 const EvaluationFields = Schema.Struct({
@@ -115,8 +118,11 @@ export interface TrainConfig {
   readonly lossAggregation?: "micro-batch-mean" | "token-mean";
   /** Positions per chunk of the LM head and loss; 0 never chunks. @default automatic */
   readonly lossChunkPositions?: number;
-  /** Recompute each block's activations in the backward pass. @default false */
-  readonly recompute?: boolean;
+  /**
+   * Activation recomputation: every block (`true`), none (`false`) or the first n blocks
+   * recompute their activations in the backward pass. @default false
+   */
+  readonly recompute?: Recompute;
 }
 
 /** Evaluation settings. */

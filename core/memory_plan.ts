@@ -12,7 +12,7 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
-import type { Footprint, LanguageModel } from "./plugin.ts";
+import type { Footprint, LanguageModel, Recompute } from "./plugin.ts";
 
 export type { Footprint } from "./plugin.ts";
 
@@ -40,8 +40,8 @@ export interface MemoryPlan {
   readonly microBatch: { readonly rows: number; readonly time: number };
   /** Positions per loss chunk (0: unchunked). */
   readonly chunkPositions: number;
-  /** Blocks recompute their activations. */
-  readonly recompute: boolean;
+  /** Which blocks recompute their activations (all, none or the first n). */
+  readonly recompute: Recompute;
 }
 
 /**
@@ -57,7 +57,7 @@ export function footprintOf(model: LanguageModel): Footprint {
     contextLength: model.contextLength,
     ...(model.activationBytes
       ? {
-        activationBytes: (r: number, t: number, recompute?: boolean) =>
+        activationBytes: (r: number, t: number, recompute?: Recompute) =>
           model.activationBytes!(r, t, recompute),
       }
       : {}),
@@ -76,8 +76,8 @@ export interface PlanInput {
   readonly chunkPositions: number;
   /** The tensor backend's name. */
   readonly backend: string;
-  /** Blocks recompute their activations in the backward pass. */
-  readonly recompute?: boolean;
+  /** Which blocks recompute their activations in the backward pass. */
+  readonly recompute?: Recompute;
 }
 
 const gib = 1024 ** 3;
@@ -137,7 +137,7 @@ export function memoryPlan(model: Footprint, input: PlanInput): MemoryPlan {
     backend: input.backend,
     microBatch: { rows: input.rows, time: input.time },
     chunkPositions: input.chunkPositions,
-    recompute: input.recompute === true,
+    recompute: input.recompute ?? false,
   };
 }
 
@@ -158,7 +158,11 @@ export function describePlan(plan: MemoryPlan): string {
   }M parameters), gradients ${gb(plan.gradients)}, AdamW ${gb(plan.optimizer)}, activations ${
     gb(plan.activations)
   } (micro-batch ${plan.microBatch.rows} × ${plan.microBatch.time}${
-    plan.recompute ? ", blocks recomputed" : ""
+    plan.recompute === true
+      ? ", blocks recomputed"
+      : plan.recompute
+      ? `, first ${plan.recompute} blocks recomputed`
+      : ""
   }), loss ${gb(plan.lossChunk)} (${
     plan.chunkPositions > 0 ? `chunks of ${plan.chunkPositions} positions` : "unchunked"
   })`;
@@ -177,7 +181,7 @@ export function checkPlan(plan: MemoryPlan, where: string): void {
   const lower = [
     plan.microBatch.rows > 1 ? `train.microBatchSize (now ${plan.microBatch.rows})` : undefined,
     "the sequence length",
-    plan.recompute ? undefined : "or set train.recompute true",
+    plan.recompute === true ? undefined : "or set train.recompute true (or a number of blocks)",
     plan.lossChunk > plan.activations / 4
       ? `train.lossChunkPositions (now ${plan.chunkPositions || "unchunked"})`
       : undefined,

@@ -26,6 +26,14 @@ export interface PartChoice {
 /** The kinds of part a plugin can contribute. */
 export type PartKind = "objective" | "backbone" | "benchmark" | "domain";
 
+/**
+ * Activation recomputation (gradient checkpointing) in the backward pass: `true` recomputes every
+ * block's activations from its saved input, `false` none, a number n the first n blocks
+ * (Megatron-LM's `recompute_num_layers` with its `block` method), which buys memory between the
+ * two for compute between the two.
+ */
+export type Recompute = boolean | number;
+
 /** What every part has: an id, a one-line summary and a Schema for its params. */
 export interface Part<P> {
   /** Kebab-case, unique among the parts of its kind. */
@@ -192,7 +200,7 @@ export interface LanguageModel {
    * Final hidden states `[batch, time, d]` such that logits = hidden · {@link headWeight}; with
    * both, the loss applies the head chunk by chunk and never holds `[batch, time, vocab]`.
    */
-  hidden?(tokens: tf.Tensor2D, options?: { readonly recompute?: boolean }): tf.Tensor3D;
+  hidden?(tokens: tf.Tensor2D, options?: { readonly recompute?: Recompute }): tf.Tensor3D;
   /** The LM head `[d, vocab]`, on the gradient path to the weights (see {@link hidden}). */
   headWeight?(): tf.Tensor2D;
   /**
@@ -200,7 +208,7 @@ export interface LanguageModel {
    * `[rows, time]` batch keep (the LM head's logits excluded), for the memory plan; with
    * `recompute`, when only each block's input is kept.
    */
-  activationBytes?(rows: number, time: number, recompute?: boolean): number;
+  activationBytes?(rows: number, time: number, recompute?: Recompute): number;
   /** Batched decoding with a key/value cache. */
   generate(
     prompts: ReadonlyArray<ReadonlyArray<number>>,
@@ -252,7 +260,7 @@ export interface Footprint {
   /** Longest sequence the model accepts. */
   readonly contextLength: number;
   /** Activation bytes of a `[rows, time]` batch (see {@link LanguageModel.activationBytes}). */
-  activationBytes?(rows: number, time: number, recompute?: boolean): number;
+  activationBytes?(rows: number, time: number, recompute?: Recompute): number;
 }
 
 // ---------------------------------------------------------------------------------------------

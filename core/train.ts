@@ -15,7 +15,7 @@ import { CheckpointError, OutputError, PluginError } from "./errors.ts";
 import { batchLoss, defaultChunkPositions } from "./batch_loss.ts";
 import { denominatorEpsilon } from "./loss.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
-import type { LanguageModel, Objective } from "./plugin.ts";
+import type { LanguageModel, Objective, Recompute } from "./plugin.ts";
 import { mixSeed, shuffled } from "./random.ts";
 import { type EncodedPair, makeBatch } from "./sft_batches.ts";
 import { loadState, saveState } from "./state_file.ts";
@@ -64,11 +64,11 @@ export interface TrainSettings {
    */
   readonly lossChunkPositions?: number;
   /**
-   * Recompute each block's activations in the backward pass (gradient checkpointing): a step
-   * holds one block's activations instead of every block's, for about a third more compute.
-   * @default false
+   * Recompute block activations in the backward pass (gradient checkpointing): every block
+   * (`true`: a step holds one block's activations instead of every block's, for about a third
+   * more compute), none, or the first n blocks (memory and compute in between). @default false
    */
-  readonly recompute?: boolean;
+  readonly recompute?: Recompute;
 }
 
 /** How the losses of a step's micro-batches combine (see {@link TrainSettings}). */
@@ -285,7 +285,7 @@ function microStep(
         seed: mixSeed(job.seed, step, 17),
         chunkPositions: job.settings.lossChunkPositions ??
           defaultChunkPositions(batch.batch * batch.time, job.model.vocabSize),
-        recompute: job.settings.recompute === true,
+        recompute: job.settings.recompute ?? false,
       });
       stats = tf.keep(
         tf.stack([

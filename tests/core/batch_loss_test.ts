@@ -118,7 +118,7 @@ Deno.test("chunked head and loss: same value and gradients as unchunked, every o
   }
 });
 
-Deno.test("recomputed blocks: same value and gradients as kept activations (llama and gpt2)", () => {
+Deno.test("recomputed blocks (all, or the first one of two): same value and gradients as kept activations (llama and gpt2)", () => {
   for (const family of ["llama", "gpt2"] as const) {
     const tokenizer = new SymbolTokenizer(testSymbols);
     const m = new Transformer(
@@ -130,7 +130,7 @@ Deno.test("recomputed blocks: same value and gradients as kept activations (llam
     const before = tf.memory().numTensors;
     for (const id of ["neg-log-prob", "neg-prob", "anchored"]) {
       const resolved = Effect.runSync(registry.objective({ id }, "test"));
-      const run = (recompute: boolean, chunkPositions: number) =>
+      const run = (recompute: boolean | number, chunkPositions: number) =>
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(
             () =>
@@ -150,15 +150,15 @@ Deno.test("recomputed blocks: same value and gradients as kept activations (llam
           };
         });
       const kept = run(false, 0);
-      for (const chunk of [0, 6]) {
-        const again = run(true, chunk);
+      for (const [recompute, chunk] of [[true, 0], [true, 6], [1, 0], [1, 6]] as const) {
+        const again = run(recompute, chunk);
         assert.ok(Math.abs(kept.value - again.value) <= 1e-5, `${family} ${id}: value`);
         kept.grads.forEach((g, k) => {
           let worst = 0;
           g.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - again.grads[k]![i]!))));
           assert.ok(
             worst <= 1e-5,
-            `${family} ${id} chunk ${chunk}: weight ${k} differs by ${worst}`,
+            `${family} ${id} recompute ${recompute} chunk ${chunk}: weight ${k} differs by ${worst}`,
           );
         });
       }
