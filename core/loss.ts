@@ -52,7 +52,8 @@ export function targetLogit(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tenso
       const inside = tf.logicalAnd(tf.greaterEqual(ids, 0), tf.less(ids, vocab));
       const flat = tf.add(
         tf.mul(tf.range(0, positions, 1, "int32"), tf.scalar(vocab, "int32")),
-        tf.clipByValue(ids, 0, vocab - 1),
+        // tf.where, not clipByValue: the wasm backend's ClipByValue misreads int32 tensors.
+        tf.where(inside, ids, tf.zerosLike(ids)),
       );
       const read = tf.gather(tf.reshape(z, [positions * vocab]), flat);
       return {
