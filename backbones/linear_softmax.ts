@@ -643,6 +643,7 @@ function buildLinear(
 /** The linear-softmax toy model over the `teacher` domain's symbols; `pretrainSteps` is the knob. */
 export const linearSoftmaxBackbone: Backbone<LinearSoftmaxParams> = {
   id: "linear-softmax",
+  seeded: true,
   summary:
     "Linear softmax classifier over a domain's fixed feature vectors (the linear toy); capability c (W0 = c·W* + noise) or pretrainSteps is the knob",
   params,

@@ -122,6 +122,7 @@ const transformerParams: ParamsSchema<TransformerParams> = Schema.Struct(sizeFie
 /** A fresh, seeded transformer over the domain's symbols. */
 export const transformerBackbone: Backbone<TransformerParams> = {
   id: "transformer",
+  seeded: true,
   summary:
     "Fresh seeded decoder-only transformer (gpt2 or llama family, tiny preset) on the domain's symbols",
   params: transformerParams,
@@ -170,6 +171,7 @@ const pretrainedParams: ParamsSchema<PretrainedParams> = Schema.Struct({
 /** A tiny transformer pretrained on the domain's prior corpus (cached by content hash). */
 export const pretrainedBackbone: Backbone<PretrainedParams> = {
   id: "pretrained",
+  seeded: true,
   summary:
     "Tiny transformer pretrained `steps` steps on the domain's prior corpus (cached); the capability knob",
   params: pretrainedParams,
@@ -213,6 +215,7 @@ const hfParams: ParamsSchema<HfParams> = Schema.Struct({
 /** A local Hugging Face model directory (Llama, Qwen2, GPT-2). */
 export const hfBackbone: Backbone<HfParams> = {
   id: "hf",
+  seeded: false,
   summary:
     "A local Hugging Face model directory (LlamaForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel)",
   params: hfParams,

@@ -56,9 +56,13 @@ export interface CellResult {
   readonly objective: PartRecord;
   /** SFT seed. */
   readonly seed: number;
+  /** Seed the base model was built with (initialisation and pretraining). */
+  readonly baseSeed?: number;
+  /** Whether the backbone's weights depend on that seed (absent: it does not say). */
+  readonly baseSeeded?: boolean;
   /** The base model's probe on this cell's SFT set. */
   readonly probe: ProbeResult;
-  /** Eq. 5 mean p on the SFT set after SFT (the base's for the base row). */
+  /** Eq. 5 mean p of every supervised SFT target after SFT (the base's for the base row). */
   readonly meanPAfter: number;
   /** Scores per `"<set>/<decoding>"`. */
   readonly scores: Readonly<Record<string, number>>;
@@ -106,9 +110,6 @@ export interface CellRunner {
   /** Runs (or resumes from its checkpoint) one cell. */
   run(cell: PlannedCell): Effect.Effect<CellResult, CellError>;
 }
-
-/** Probe at most this many SFT pairs (before and after SFT), to bound its cost. */
-const probeItems = 1024;
 
 function outputFailure(error: unknown): OutputError {
   if (error instanceof OutputError) return error;
@@ -200,7 +201,7 @@ function buildModel(
   data: DomainData,
 ): Effect.Effect<LanguageModel, PluginError | CheckpointError | DataError> {
   return cell.backbonePart.part.make(cell.backbonePart.params, {
-    seed: 0,
+    seed: cell.baseSeed,
     domain: data,
     cacheDir: context.cacheDir,
     log: (line) => context.progress.log(line),
@@ -253,19 +254,25 @@ function runCell(
           }
           // The probe and evaluation hold no more rows at once than a training micro-batch.
           const micro = cell.train.microBatchSize ?? Infinity;
-          const rowsPerPass = Math.min(64, micro);
+          // Every SFT pair, or the configured random sample (the same one before and after SFT).
+          const probeOptions = {
+            batchSize: Math.min(64, micro),
+            ...(cell.probe.samplePairs !== undefined
+              ? { samplePairs: cell.probe.samplePairs, seed: cell.seed }
+              : {}),
+          };
           const probeKey = `${cell.group}#${cell.seed}`;
           let probed = probes.get(probeKey);
           if (probed === undefined) {
-            probed = probe(model, pairs.slice(0, probeItems), rowsPerPass);
+            probed = probe(model, pairs, probeOptions);
             probes.set(probeKey, probed);
           }
           const before = probed;
           let training: CellResult["training"];
-          let meanPAfter = before.result.meanP;
+          let meanPAfter = before.result.allTargets.meanP;
           if (cell.objective && cell.objectivePart) {
             training = yield* trainCell(cell, context, model, pairs, before.sorted);
-            meanPAfter = probe(model, pairs.slice(0, probeItems), rowsPerPass).result.meanP;
+            meanPAfter = probe(model, pairs, probeOptions).result.allTargets.meanP;
             if (cell.saveModel) {
               const dir = `${context.out}/models/${cell.key}`;
               yield* Effect.tryPromise({ try: () => model.save(dir), catch: outputFailure });
@@ -296,6 +303,10 @@ function runCell(
               }
               : { id: "base", params: {}, label: "base" },
             seed: cell.seed,
+            baseSeed: cell.baseSeed,
+            ...(cell.backbonePart.part.seeded !== undefined
+              ? { baseSeeded: cell.backbonePart.part.seeded }
+              : {}),
             probe: before.result,
             meanPAfter,
             scores: scores.scores,

@@ -69,6 +69,8 @@ const ExperimentSchema = Schema.Struct({
   evaluation: Schema.optionalKey(EvaluationFields),
   baseline: Schema.optionalKey(Schema.Boolean),
   saveModels: Schema.optionalKey(Schema.Boolean),
+  seedsVaryBaseModel: Schema.optionalKey(Schema.Boolean),
+  probe: Schema.optionalKey(Schema.Struct({ samplePairs: Schema.optionalKey(positiveInt) })),
 });
 
 /** A part chosen in a preset, with an optional display label. */
@@ -176,6 +178,25 @@ export interface ExperimentConfig {
    * model.safetensors, generation_config.json, tokenizer files). @default false
    */
   readonly saveModels?: boolean;
+  /**
+   * Each seed also builds its own base model (the backbone's initialisation and pretraining seed
+   * is the SFT seed, cached per seed), so a spread over seeds includes base-model variance. With
+   * false every seed fine-tunes the seed-0 base. It is on by default because the built-in
+   * backbones that pretrain do so in seconds to a few minutes on a CPU; a backbone that loads a
+   * checkpoint ignores the seed either way. @default true
+   */
+  readonly seedsVaryBaseModel?: boolean;
+  /** How the capability probe reads the SFT set. */
+  readonly probe?: ProbeConfig;
+}
+
+/** How the capability probe reads the SFT set. */
+export interface ProbeConfig {
+  /**
+   * Read a uniform random sample of this many SFT pairs (reported with its standard error)
+   * instead of every pair. @default every pair
+   */
+  readonly samplePairs?: number;
 }
 
 const experimentCodec: Schema.Codec<ExperimentConfig, unknown> = ExperimentSchema as Schema.Codec<

@@ -13,6 +13,7 @@ import {
   type DomainConfig,
   type EvaluationConfig,
   type ExperimentConfig,
+  type ProbeConfig,
 } from "./config.ts";
 import { ConfigError, type UnknownId } from "./errors.ts";
 import type { Backbone, Domain, Objective } from "./plugin.ts";
@@ -33,6 +34,10 @@ export interface PlannedCell {
   readonly objective: ChoiceConfig | undefined;
   readonly objectivePart: Resolved<Objective<unknown>> | undefined;
   readonly seed: number;
+  /** Seed of the base model's initialisation and pretraining (the SFT seed, or 0). */
+  readonly baseSeed: number;
+  /** How the probe reads the SFT set. */
+  readonly probe: ProbeConfig;
   readonly train: TrainSettings;
   readonly evaluation: EvaluationConfig;
   /** Save the fine-tuned model to `OUT/models/KEY/` (never for a base-model row). */
@@ -92,11 +97,16 @@ export function planCells(
         const rows: Array<
           [ChoiceConfig | undefined, Resolved<Objective<unknown>> | undefined, number]
         > = [];
-        if (config.baseline !== false) rows.push([undefined, undefined, config.seeds[0]!]);
-        for (const seed of config.seeds) {
+        // With a base model per seed, every seed has its base row.
+        const varyBase = config.seedsVaryBaseModel !== false && backbonePart.part.seeded !== false;
+        for (const [i, seed] of config.seeds.entries()) {
+          if (config.baseline !== false && (i === 0 || varyBase)) {
+            rows.push([undefined, undefined, seed]);
+          }
           for (const [objective, part] of resolvedObjectives) rows.push([objective, part, seed]);
         }
         for (const [objective, objectivePart, seed] of rows) {
+          const baseSeed = config.seedsVaryBaseModel === false ? 0 : seed;
           const identity = JSON.stringify({
             domain: [domain.id, domainPart.params],
             backbone: [backbone.id, backbonePart.params],
@@ -106,6 +116,8 @@ export function planCells(
             evaluation,
             // Part of the identity only when on, so that the keys of other runs stay the same.
             ...(objective && config.saveModels ? { saveModel: true } : {}),
+            ...(baseSeed !== 0 ? { baseSeed } : {}),
+            ...(config.probe?.samplePairs !== undefined ? { probe: config.probe } : {}),
           });
           const hash = (yield* Effect.promise(() => sha256Hex(identity))).slice(0, 10);
           const label = `${domain.label ?? domain.id}_${choiceLabel(backbone)}_${
@@ -122,6 +134,8 @@ export function planCells(
             objective,
             objectivePart,
             seed,
+            baseSeed,
+            probe: config.probe ?? {},
             train: trainSettings,
             evaluation,
             saveModel: objective !== undefined && config.saveModels === true,

@@ -236,6 +236,12 @@ export interface BackboneContext {
 
 /** A model family or a model source (init, Hugging Face directory, pretrained on a domain). */
 export interface Backbone<P> extends Part<P> {
+  /**
+   * Whether the built weights depend on {@link BackboneContext.seed} (a random initialisation, a
+   * pretraining run's order); false for a fixed checkpoint. Reports use it to say whether a
+   * spread over seeds includes base-model variance; absent means unknown.
+   */
+  readonly seeded?: boolean;
   /** Builds the model; the caller disposes it. */
   make(
     params: P,
@@ -305,6 +311,25 @@ export interface SftExample {
   readonly response: string;
   /** A conversation rendered with the chat template instead of prompt and response. */
   readonly messages?: ReadonlyArray<SftMessage>;
+  /**
+   * Supervised targets of a prompt/response pair that the domain knows to be forced: fixed by
+   * the format rather than by what the model knows (separators, answer markers, the end token).
+   * They are still trained on; the capability probe reports them apart and places the model on
+   * the rest. Ignored for conversations.
+   */
+  readonly forced?: ForcedTargets;
+}
+
+/**
+ * Which targets of a prompt/response pair are forced. Spans are character ranges of the
+ * response, so a domain marks them without knowing the tokenizer: a response token is forced
+ * when every non-space character it covers lies in a span.
+ */
+export interface ForcedTargets {
+  /** Half-open character ranges `[start, end)` of `response`. */
+  readonly spans?: ReadonlyArray<readonly [number, number]>;
+  /** The end-of-sequence target the core appends is forced. */
+  readonly eos?: boolean;
 }
 
 /** A decoding setting under which a benchmark is scored, e.g. greedy or avg@16 at T = 1. */

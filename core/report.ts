@@ -7,7 +7,9 @@
  *
  * @module
  */
+import { knifeEdgeMargin, type ProbeResult, regimeThresholds } from "./probe.ts";
 import type { CellResult, ExperimentResults } from "./runner.ts";
+import { type WelchTest, welchTest } from "./stats.ts";
 import { writeAtomic } from "./state_file.ts";
 import { lineChart, type Series } from "./svg.ts";
 
@@ -77,7 +79,8 @@ function percent(x: number): string {
  * The summary of one objective in one group, used by tables and tests.
  *
  * @param results The results.
- * @returns Per domain, backbone and objective: primary mean ± std over seeds and base mean p.
+ * @returns Per domain, backbone and objective: primary mean ± std over seeds, the base model's
+ *   mean p on the placement's targets and on every target (means over seeds), and Eq. 5 after SFT.
  */
 export function summarize(
   results: ExperimentResults,
@@ -87,6 +90,7 @@ export function summarize(
   readonly objective: string;
   readonly primary: MeanStd;
   readonly baseMeanP: number;
+  readonly baseMeanPAll: number;
   readonly meanPAfter: MeanStd;
 }> {
   return groupsOf(results.cells).flatMap((group) =>
@@ -95,7 +99,8 @@ export function summarize(
       backbone: group.backbone,
       objective,
       primary: meanStd(cells.map((c) => c.primary)),
-      baseMeanP: cells[0]!.probe.meanP,
+      baseMeanP: meanStd(baseProbes(group).map((p) => p.meanP)).mean,
+      baseMeanPAll: meanStd(baseProbes(group).map((p) => p.allTargets?.meanP ?? p.meanP)).mean,
       meanPAfter: meanStd(cells.map((c) => c.meanPAfter)),
     }))
   );
@@ -135,24 +140,79 @@ function table(group: Group): string {
   return lines.join("\n");
 }
 
+/** The base model's probe of each seed of a group (one per seed, in seed order). */
+function baseProbes(group: Group): ProbeResult[] {
+  const bySeed = new Map<number, ProbeResult>();
+  for (const cell of group.cells) if (!bySeed.has(cell.seed)) bySeed.set(cell.seed, cell.probe);
+  return [...bySeed.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
+}
+
+function figure(values: ReadonlyArray<number>, digits = 3): string {
+  const m = meanStd(values);
+  if (!Number.isFinite(m.mean)) return "–";
+  return m.n > 1 && m.std > 0
+    ? `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}`
+    : m.mean.toFixed(digits);
+}
+
 function probeTable(groups: ReadonlyArray<Group>): string {
   const lines = [
-    "| domain | backbone | mean p (Eq. 5) | share p > 0.55 | p10 | p20 | p50 | regime | recommended |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| domain | backbone | mean p (Eq. 5, placement targets) | share p > 0.55 | p10 | p50 | forced targets: share, mean p | Eq. 5, every target | pairs read | regime | nearest cut-off (distance) | recommended |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const group of groups) {
-    const p = group.cells[0]!.probe;
+    const probes = baseProbes(group);
+    const regimes = [...new Set(probes.map((p) => p.regime))];
+    const regime = regimes.length === 1
+      ? regimes[0]!
+      : regimes.map((r) => `${r} (${probes.filter((p) => p.regime === r).length} seeds)`)
+        .join(", ");
+    const nearest = probes.reduce((
+      a,
+      b,
+    ) => ((b.cutoffDistance ?? NaN) < (a.cutoffDistance ?? NaN) ? b : a));
+    const knife = probes.some((p) => p.knifeEdge);
+    const forcedShare = probes.map((p) =>
+      p.forced ? p.forced.tokens / Math.max(1, p.forced.tokens + p.tokens) : NaN
+    );
+    const se = Math.max(...probes.map((p) => p.meanPStandardError ?? NaN));
+    const read = probes[0]!.pairs;
     lines.push(
-      `| ${group.domain} | ${group.backbone} | ${p.meanP.toFixed(3)} | ${
-        p.shareAbove055.toFixed(3)
-      } | ${(p.percentiles["10"] ?? NaN).toFixed(3)} | ${
-        (p.percentiles["20"] ?? NaN).toFixed(3)
-      } | ${(p.percentiles["50"] ?? NaN).toFixed(3)} | ${p.regime} | ${
-        p.recommendation.join(", ")
-      } |`,
+      `| ${group.domain} | ${group.backbone} | ${figure(probes.map((p) => p.meanP))}${
+        se > 0 ? ` (s.e. ${se.toFixed(3)})` : ""
+      } | ${figure(probes.map((p) => p.shareAbove055))} | ${
+        figure(probes.map((p) => p.percentiles["10"] ?? NaN))
+      } | ${figure(probes.map((p) => p.percentiles["50"] ?? NaN))} | ${figure(forcedShare, 2)}, ${
+        figure(probes.map((p) => p.forced?.meanP ?? NaN))
+      } | ${figure(probes.map((p) => p.allTargets?.meanP ?? NaN))} | ${
+        read ? (read.read === read.of ? `all ${read.of}` : `${read.read} of ${read.of}`) : "–"
+      } | ${regime} | ${nearest.nearestCutoff ?? "–"} (${
+        (nearest.cutoffDistance ?? NaN).toFixed(3)
+      })${knife ? " **knife edge**" : ""} | ${nearest.recommendation.join(", ")} |`,
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * Which sources of variance a spread over the seeds of a group includes, in words.
+ *
+ * @param cells The group's cells.
+ * @returns A sentence.
+ */
+export function varianceSources(cells: ReadonlyArray<CellResult>): string {
+  const seeds = new Set(cells.map((c) => c.seed));
+  if (seeds.size < 2) return "one seed: no spread";
+  const baseSeeds = new Set(cells.map((c) => c.baseSeed ?? 0));
+  const seeded = cells[0]!.baseSeeded;
+  const base = baseSeeds.size < 2
+    ? "not the base model (every seed fine-tunes the seed-0 base)"
+    : seeded === false
+    ? "not the base model (a fixed checkpoint, which ignores the seed)"
+    : seeded === true
+    ? "the base model (its initialisation and pretraining run, one per seed)"
+    : "the base model's seed (whether the backbone uses it, it does not say)";
+  return `the SFT set (its sample and noise), the SFT data order and the evaluation sampling, one per seed; ${base}; not the test set or the prior corpus (fixed)`;
 }
 
 /** One objective compared with the reference objective of its group on the primary score. */
@@ -161,9 +221,9 @@ export interface Comparison {
   readonly domain: string;
   /** Backbone label. */
   readonly backbone: string;
-  /** The group's continuum position (from the base model's probe). */
+  /** The group's continuum position (from the base model's probe; seeds that disagree are listed). */
   readonly regime: string;
-  /** The base model's mean p. */
+  /** The base model's mean p on the placement's targets (mean over seeds). */
   readonly baseMeanP: number;
   /** The objective compared. */
   readonly objective: string;
@@ -171,17 +231,22 @@ export interface Comparison {
   readonly reference: string;
   /** Primary mean of the objective minus that of the reference. */
   readonly difference: number;
-  /** The larger of the two sample standard deviations over seeds. */
-  readonly spread: number;
-  /** Whether |difference| exceeds the spread (with at least 2 seeds on each side). */
+  /** Welch's t-test of the difference over seeds (two-sided) and its 95% interval. */
+  readonly test: WelchTest;
+  /** Whether the test rejects equal means at the 5% level (p < 0.05; at least 2 seeds a side). */
   readonly clear: boolean;
+  /** Which sources of variance the spread over seeds includes. */
+  readonly varianceSources: string;
 }
+
+/** The level of the test behind "clear". */
+export const clearLevel = 0.05;
 
 /**
  * Compares every objective of each group with the group's reference objective (the first
  * objective listed in the preset) on the primary score: the difference of means over seeds and
- * whether it exceeds the spread (the larger sample standard deviation). It knows no objective; it
- * only subtracts.
+ * Welch's two-sided t-test of it; "clear" is p < {@link clearLevel}. It knows no objective; it
+ * only subtracts and tests.
  *
  * @param results The results.
  * @returns One comparison per non-reference objective and group.
@@ -192,22 +257,21 @@ export function compare(results: ExperimentResults): ReadonlyArray<Comparison> {
     const rows = [...rowsOf(group).entries()].filter(([label]) => label !== "base");
     if (rows.length < 2) continue;
     const [referenceLabel, referenceCells] = rows[0]!;
-    const reference = meanStd(referenceCells.map((c) => c.primary));
-    const probe = referenceCells[0]!.probe;
+    const probes = baseProbes(group);
+    const regimes = [...new Set(probes.map((p) => p.regime))];
     for (const [label, cells] of rows.slice(1)) {
-      const other = meanStd(cells.map((c) => c.primary));
-      const difference = other.mean - reference.mean;
-      const spread = Math.max(other.std, reference.std);
+      const test = welchTest(referenceCells.map((c) => c.primary), cells.map((c) => c.primary));
       out.push({
         domain: group.domain,
         backbone: group.backbone,
-        regime: probe.regime,
-        baseMeanP: probe.meanP,
+        regime: regimes.join(" / "),
+        baseMeanP: meanStd(probes.map((p) => p.meanP)).mean,
         objective: label,
         reference: referenceLabel,
-        difference,
-        spread,
-        clear: other.n >= 2 && reference.n >= 2 && Math.abs(difference) > spread,
+        difference: test.difference,
+        test,
+        clear: test.pValue < clearLevel,
+        varianceSources: varianceSources(group.cells),
       });
     }
   }
@@ -216,18 +280,29 @@ export function compare(results: ExperimentResults): ReadonlyArray<Comparison> {
 
 function comparisonTable(results: ExperimentResults): string {
   const lines = [
-    "| domain | backbone | base mean p | regime | objective − reference (primary, points) | spread | clear? |",
-    "|---|---|---|---|---|---|---|",
+    "| domain | backbone | base mean p | regime | objective − reference (primary, points) | 95% interval | Welch p | clear? |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   for (const c of compare(results)) {
     const sign = c.difference >= 0 ? "+" : "−";
+    const [low, high] = c.test.interval;
+    const interval = Number.isFinite(low)
+      ? `${(100 * low).toFixed(1)} to ${(100 * high).toFixed(1)}`
+      : "–";
+    const p = Number.isFinite(c.test.pValue)
+      ? (c.test.pValue < 0.001 ? "< 0.001" : c.test.pValue.toFixed(3))
+      : "–";
     lines.push(
       `| ${c.domain} | ${c.backbone} | ${
         c.baseMeanP.toFixed(3)
       } | ${c.regime} | ${c.objective} − ${c.reference}: ${sign}${
         percent(Math.abs(c.difference))
-      } | ${percent(c.spread)} | ${
-        c.clear ? (c.difference > 0 ? "yes, higher" : "yes, lower") : "no (within spread)"
+      } | ${interval} | ${p} | ${
+        c.clear
+          ? (c.difference > 0 ? "yes, higher" : "yes, lower")
+          : Number.isFinite(c.test.pValue)
+          ? "no"
+          : "no (fewer than 2 seeds)"
       } |`,
     );
   }
@@ -250,6 +325,8 @@ export function renderReport(results: ExperimentResults, title: string): string 
     "",
     "## Capability probe (base models, before SFT)",
     "",
+    `The placement uses the supervised targets the domain does not mark as forced (format separators, answer markers, the end token: reported apart); Eq. 5 over every target is the paper's figure. The cut-offs are probsft's own (model-strong: mean p ≥ ${regimeThresholds.strongMeanP} and share ≥ ${regimeThresholds.strongShare}; model-weak: mean p ≤ ${regimeThresholds.weakMeanP}; core/probe.ts says where they come from); a placement within ${knifeEdgeMargin} of one (or within two standard errors when the probe read a sample) is a knife edge. Figures are means ± std over seeds where the seeds' base models or SFT sets differ.`,
+    "",
     probeTable(groups),
     "",
   ];
@@ -260,9 +337,13 @@ export function renderReport(results: ExperimentResults, title: string): string 
     parts.push(
       "## Each objective against the first one, on the primary score",
       "",
-      "A difference is clear when it exceeds the spread: the larger of the two objectives' sample standard deviations over seeds.",
+      `A difference is clear when Welch's two-sided t-test over seeds rejects equal means at the ${clearLevel} level (p < ${clearLevel}); the interval is the difference's 95% confidence interval. With 3 seeds a side the test has 2–4 degrees of freedom, so only large differences are clear.`,
       "",
       comparisonTable(results),
+      "",
+      "What a spread over seeds includes:",
+      "",
+      ...groups.map((g) => `- ${g.domain} — ${g.backbone}: ${varianceSources(g.cells)}.`),
       "",
     );
   }
@@ -298,7 +379,7 @@ function continuumPlot(results: ExperimentResults): string {
   });
   return lineChart(series, {
     title: "Primary score against the base model's mean p",
-    xLabel: "base model mean p on the SFT targets (Eq. 5)",
+    xLabel: "base model mean p on the SFT targets not marked forced (Eq. 5)",
     yLabel: "primary score (%)",
     xDomain: [0, 1],
   });
@@ -308,7 +389,7 @@ function likelihoodPlot(results: ExperimentResults): string {
   const byObjective = new Map<string, Array<[number, number]>>();
   for (const s of summarize(results)) {
     const list = byObjective.get(s.objective) ?? [];
-    list.push([s.baseMeanP, s.meanPAfter.mean]);
+    list.push([s.baseMeanPAll, s.meanPAfter.mean]);
     byObjective.set(s.objective, list);
   }
   const series: Series[] = [...byObjective.entries()].map(([name, points]) => ({
@@ -319,7 +400,7 @@ function likelihoodPlot(results: ExperimentResults): string {
   }));
   return lineChart(series, {
     title: "Likelihood estimate (Eq. 5) after SFT against before",
-    xLabel: "mean p before SFT",
+    xLabel: "mean p of every SFT target before SFT",
     yLabel: "mean p after SFT",
     xDomain: [0, 1],
     yDomain: [0, 1],

@@ -20,7 +20,7 @@
  * @module
  */
 import { DataError } from "./errors.ts";
-import type { ChatMessage, SftExample, SftMessage, Tokenizer } from "./plugin.ts";
+import type { ChatMessage, ForcedTargets, SftExample, SftMessage, Tokenizer } from "./plugin.ts";
 
 /** One tokenized SFT example. */
 export interface EncodedPair {
@@ -28,6 +28,11 @@ export interface EncodedPair {
   readonly ids: ReadonlyArray<number>;
   /** 1 where the token at that position is supervised (never the first), same length. */
   readonly supervised: Uint8Array;
+  /**
+   * 1 where the token at that position is a supervised target the domain marked as forced
+   * ({@link SftExample.forced}), same length; absent when none is.
+   */
+  readonly forced?: Uint8Array;
 }
 
 /** A batch in flat typed arrays, right-padded to its longest row. */
@@ -162,6 +167,7 @@ export function encodeExample(
 ): EncodedPair {
   const ids: number[] = [];
   const flags: number[] = [];
+  let forced: Uint8Array | undefined;
   const push = (piece: ReadonlyArray<number>, train: boolean) => {
     for (const id of piece) {
       ids.push(id);
@@ -178,11 +184,62 @@ export function encodeExample(
       plain ? encodePrompt(tokenizer, example.prompt) : encodeQuery(tokenizer, example.prompt),
       false,
     );
-    push([...tokenizer.encode(example.response), tokenizer.eosId], true);
+    const start = ids.length;
+    const response = tokenizer.encode(example.response);
+    push([...response, tokenizer.eosId], true);
+    if (example.forced) {
+      const marks = forcedResponseTokens(tokenizer, example.response, response, example.forced);
+      marks.push(example.forced.eos ? 1 : 0);
+      forced = new Uint8Array(ids.length);
+      marks.forEach((m, i) => (forced![start + i] = m));
+    }
   }
-  // The first token is never a target.
+  // The first token is never a target (so never a forced one either).
   if (flags.length > 0) flags[0] = 0;
-  return { ids, supervised: Uint8Array.from(flags) };
+  if (forced !== undefined && forced.length > 0) forced[0] = 0;
+  const supervised = Uint8Array.from(flags);
+  return forced !== undefined && forced.some((m) => m > 0)
+    ? { ids, supervised, forced }
+    : { ids, supervised };
+}
+
+/**
+ * Which tokens of an encoded response lie in the forced character spans. Each token's characters
+ * are found by decoding the growing prefix of the response's ids; when decoding all of them does
+ * not give back the response (a tokenizer that normalizes text), no token is marked.
+ *
+ * @param tokenizer The tokenizer.
+ * @param text The response text.
+ * @param ids Its token ids.
+ * @param forced The domain's marks.
+ * @returns 1 or 0 per response token.
+ */
+function forcedResponseTokens(
+  tokenizer: Tokenizer,
+  text: string,
+  ids: ReadonlyArray<number>,
+  forced: ForcedTargets,
+): number[] {
+  const marks = new Array<number>(ids.length).fill(0);
+  const spans = forced.spans ?? [];
+  if (spans.length === 0 || ids.length === 0 || tokenizer.decode(ids) !== text) return marks;
+  const inSpan = new Uint8Array(text.length);
+  for (const [from, to] of spans) {
+    for (let c = Math.max(0, from); c < Math.min(to, text.length); c++) inSpan[c] = 1;
+  }
+  let end = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const start = end;
+    end = i === ids.length - 1 ? text.length : tokenizer.decode(ids.slice(0, i + 1)).length;
+    let covered = end > start;
+    let visible = false;
+    for (let c = start; c < end; c++) if (text[c] !== " ") visible = true;
+    for (let c = start; c < end && covered; c++) {
+      if (inSpan[c] === 0 && (text[c] !== " " || !visible)) covered = false;
+    }
+    marks[i] = covered ? 1 : 0;
+  }
+  return marks;
 }
 
 /**

@@ -28,6 +28,7 @@ import type {
   ParamsSchema,
 } from "../../core/plugin.ts";
 import { flag, nonNegativeInt, positiveInt } from "../_params.ts";
+import { markForced } from "../_forced.ts";
 import { makeRandom, type Random, subSeed } from "../_random.ts";
 
 /** Params of {@link cipher}. */
@@ -139,7 +140,8 @@ export function generateCipher(options: CipherParams, seed: number): DomainData 
   while (sft.length < sftCount) {
     const word = randomWord(sftRandom, min, max);
     if (testWords.has(word)) continue;
-    sft.push({ prompt: cipherPrompt(word, mapping), response: [...word].join(" ") });
+    // The end token is forced (fixed by the word's length); the letters are not.
+    sft.push({ prompt: cipherPrompt(word, mapping), ...markForced([...word], []) });
   }
   // Prior corpus: plain pseudo-word text over a Zipf-like lexicon; no glyph, no `?`, no `=`.
   const corpusRandom = makeRandom(subSeed(options.corpusSeed, 8));

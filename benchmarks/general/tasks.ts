@@ -191,7 +191,8 @@ export function generateGeneral(options: GeneralParams, seed: number): DomainDat
     const c = sftRandom.chance(0.25)
       ? factCase(sftRandom, sftRandom.pick(trainEntities))
       : listCase(sftRandom, options, listTasks);
-    if (!held.has(c.prompt)) sft.push(c);
+    // The end token is forced; every response symbol is content.
+    if (!held.has(c.prompt)) sft.push({ ...c, forced: { eos: true } });
   }
   return {
     priorCorpus,

@@ -14,7 +14,8 @@
  * - SFT set: always the `\boxed` format, with rationale noise r (each of the 27 rationale tokens
  *   independently replaced, with probability r, by a different token of {0–9, +, =, ;}) and
  *   answer noise a (with probability a, a uniform wrong answer in [0, 2000)). Drawn from the run
- *   seed.
+ *   seed. The format's separators (where noise left them), `\boxed{`, `}` and the end token are
+ *   marked as forced targets, so the probe places the model on the digits and the noise.
  * - Test set: clean problems fixed by `testSeed`, disjoint from the SFT set and the corpus; scored
  *   strictly by `boxed-number` (the completion ends with `\boxed{`, the exact digits without
  *   leading zeros, `}`, then nothing) greedy and at T = 1 avg@k. Primary: avg@k (the paper's MS
@@ -33,6 +34,7 @@ import type {
   SftExample,
 } from "../../core/plugin.ts";
 import { flag, nonNegativeInt, positiveInt, rate } from "../_params.ts";
+import { markForced } from "../_forced.ts";
 import { makeRandom, type Random, subSeed } from "../_random.ts";
 
 /** Params of {@link addition}. */
@@ -147,8 +149,14 @@ function drawProblem(random: Random): [number, number] {
   return [random.int(0, 999), random.int(0, 999)];
 }
 
+/** Whether rationale position i holds a separator of the column-step format (`+ + = ;`). */
+function isSeparator(i: number): boolean {
+  return [1, 3, 5, 8].includes(i % 9);
+}
+
 function noisySft(random: Random, a: number, b: number, r: number, wrong: number): SftExample {
-  const rationale = additionRationale(a, b).map((token) =>
+  const clean = additionRationale(a, b);
+  const rationale = clean.map((token) =>
     random.chance(r) ? random.pick(noiseTokens.filter((t) => t !== token)) : token
   );
   let answer = a + b;
@@ -157,10 +165,14 @@ function noisySft(random: Random, a: number, b: number, r: number, wrong: number
     while (other === answer) other = random.int(0, 1999);
     answer = other;
   }
-  return {
-    prompt: additionPrompt(a, b),
-    response: `${rationale.join(" ")} ${additionAnswer(answer, true)}`,
-  };
+  // Forced: the format's separators where noise left them, the answer marker, the closing brace
+  // and the end token; the digits (copied or computed) and every noisy token are not.
+  const answerSymbols = additionAnswer(answer, true).split(" ");
+  const forced = [
+    ...rationale.map((token, i) => isSeparator(i) && token === clean[i]),
+    ...answerSymbols.map((symbol) => symbol === boxedOpen || symbol === "}"),
+  ];
+  return { prompt: additionPrompt(a, b), ...markForced([...rationale, ...answerSymbols], forced) };
 }
 
 /**

@@ -21,7 +21,15 @@
  */
 import { Effect, Schema } from "effect";
 import type { DataError } from "../../core/errors.ts";
-import type { Domain, DomainData, Example, ParamsSchema, SftExample } from "../../core/plugin.ts";
+import type {
+  Domain,
+  DomainData,
+  Example,
+  ForcedTargets,
+  ParamsSchema,
+  SftExample,
+} from "../../core/plugin.ts";
+import { markForced } from "../_forced.ts";
 import { nonNegativeInt, positiveInt } from "../_params.ts";
 import { makeRandom, pseudoWords, type Random, subSeed } from "../_random.ts";
 import { optionLetters } from "./match_choice.ts";
@@ -154,6 +162,14 @@ interface Case {
   readonly options: string[];
   readonly letter: string;
   readonly response: string;
+  /** The response's forced targets: the template's words and the end token. */
+  readonly forced: ForcedTargets;
+}
+
+/** A response from template words (forced) and content (not), as symbols joined by spaces. */
+function templated(parts: ReadonlyArray<readonly [string, boolean]>) {
+  const pieces = parts.flatMap(([text, fixed]) => text.split(" ").map((w) => [w, fixed] as const));
+  return markForced(pieces.map(([w]) => w), pieces.map(([, fixed]) => fixed));
 }
 
 function makeCase(random: Random, c: Condition, all: ReadonlyArray<Condition>): Case {
@@ -170,14 +186,28 @@ function makeCase(random: Random, c: Condition, all: ReadonlyArray<Condition>): 
       prompt: `a patient has ${f1} and ${f2} . which condition is most likely ? ${listed}`,
       options,
       letter,
-      response: `${f1} and ${f2} point to ${c.name} . the answer is ${letter}`,
+      ...templated([
+        [f1!, false],
+        ["and", true],
+        [f2!, false],
+        ["point to", true],
+        [c.name, false],
+        [". the answer is", true],
+        [letter, false],
+      ]),
     };
   }
   return {
     prompt: `a patient has ${c.name} . which drug treats it ? ${listed}`,
     options,
     letter,
-    response: `${c.name} is treated with ${c.treatment} . the answer is ${letter}`,
+    ...templated([
+      [c.name, false],
+      ["is treated with", true],
+      [c.treatment, false],
+      [". the answer is", true],
+      [letter, false],
+    ]),
   };
 }
 
@@ -226,7 +256,7 @@ export function generateMedical(options: MedicalParams, seed: number): DomainDat
   const sft: SftExample[] = [];
   while (sft.length < options.sftExamples) {
     const c = makeCase(sftRandom, sftRandom.pick(train), kb);
-    sft.push({ prompt: c.prompt, response: c.response });
+    sft.push({ prompt: c.prompt, response: c.response, forced: c.forced });
   }
   const words = kb.flatMap((c) => [c.name, ...c.findings, c.treatment]);
   return {

@@ -171,7 +171,8 @@ export function generateTeacher(options: TeacherParams, seed: number): DomainDat
       const other = noise.int(0, labels - 2);
       label = other >= label ? other + 1 : other;
     }
-    return { prompt: x(i), response: y(label) };
+    // The end token after the label is forced (the linear-softmax backbone gives it p = 1).
+    return { prompt: x(i), response: y(label), forced: { eos: true } };
   });
   const decodings: Decoding[] = [{ name: "greedy", temperature: 0, samples: 1, maxNewTokens: 2 }];
   if (options.samples > 0) {

@@ -2,6 +2,7 @@ import "../_setup.ts";
 import { Effect, Exit, Fiber } from "effect";
 import assert from "node:assert/strict";
 import { applyOverrides, decodeExperiment, type ExperimentConfig } from "../../core/config.ts";
+import { planCells } from "../../core/plan.ts";
 import { makeRegistry } from "../../core/registry.ts";
 import { type ExperimentResults, runExperiment } from "../../core/runner.ts";
 import { builtins } from "../../plugins/builtins.ts";
@@ -40,7 +41,9 @@ Deno.test("runExperiment() runs the grid, writes each cell, and a rerun resumes 
   const before = tf.memory().numTensors;
   const first = await run(tiny, out);
   assert.equal(tf.memory().numTensors, before, "tensors leaked across a run");
-  assert.equal(first.cells.length, 1 + 2 * 2);
+  // Each seed builds its own base model (seedsVaryBaseModel defaults to true), so each has a base row.
+  assert.equal(first.cells.length, 2 * (1 + 2));
+  assert.deepEqual(first.cells.map((c) => c.baseSeed), [0, 0, 0, 1, 1, 1]);
   assert.equal(first.failures.length, 0);
   const cell = first.cells[1]!;
   assert.equal(cell.domain, "math(sftExamples=64,testItems=8,samples=2,corpusDocuments=16)");
@@ -140,4 +143,28 @@ Deno.test("decodeExperiment() and applyOverrides() report the field, the value a
   assert.equal(overridden.name, "x");
   const bad = await Effect.runPromiseExit(applyOverrides(tiny, ["objectives.5.id=x"]));
   assert.ok(Exit.isFailure(bad));
+});
+
+Deno.test("planCells(): seedsVaryBaseModel gives each seed its base model and base row; off, seed 0 serves all", async () => {
+  const plan = (config: ExperimentConfig) => Effect.runPromise(planCells(config, "test", registry));
+  const varied = await plan(tiny);
+  const fixed = await plan({ ...tiny, seedsVaryBaseModel: false });
+  assert.deepEqual(varied.map((c) => [c.objective?.id ?? "base", c.seed, c.baseSeed]), [
+    ["base", 0, 0],
+    ["neg-log-prob", 0, 0],
+    ["neg-prob", 0, 0],
+    ["base", 1, 1],
+    ["neg-log-prob", 1, 1],
+    ["neg-prob", 1, 1],
+  ]);
+  assert.deepEqual(fixed.map((c) => [c.objective?.id ?? "base", c.seed, c.baseSeed]), [
+    ["base", 0, 0],
+    ["neg-log-prob", 0, 0],
+    ["neg-prob", 0, 0],
+    ["neg-log-prob", 1, 0],
+    ["neg-prob", 1, 0],
+  ]);
+  // Seed 0 is the same cell either way; a seed with its own base is a different cell.
+  assert.deepEqual(varied.slice(0, 3).map((c) => c.key), fixed.slice(0, 3).map((c) => c.key));
+  assert.notEqual(varied[4]!.key, fixed[3]!.key);
 });

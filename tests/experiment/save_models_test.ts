@@ -50,7 +50,7 @@ Deno.test("saveModels writes each fine-tuned model as a folder that reloads to t
   const domain = await Effect.runPromise(registry.domain(config.domains[0]!, "test"));
   const data = await Effect.runPromise(domain.part.load(domain.params, 0));
   const pairs = encodePairs(data.sft, model.tokenizer, model.contextLength, "math");
-  assert.equal(probe(model, pairs).result.meanP, cell.meanPAfter);
+  assert.equal(probe(model, pairs).result.allTargets.meanP, cell.meanPAfter);
   model.dispose();
   await Deno.remove(out, { recursive: true });
 });

@@ -1,6 +1,6 @@
 import "../_setup.ts";
 import * as tf from "@tensorflow/tfjs";
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import assert from "node:assert/strict";
 import { linearSoftmaxBackbone } from "../../backbones/linear_softmax.ts";
 import {
@@ -142,8 +142,13 @@ Deno.test("linear-softmax: capability moves mean label p from about 1/V upwards;
     const model = await build({ ...full, capability }, domain, "unused");
     try {
       const pairs = encodePairs(domain.sft, model.tokenizer, model.contextLength, "test");
-      // Eq. 5 averages the label and the <eos> token, whose p is 1 by construction.
-      return 2 * probe(model, pairs).result.meanP - 1;
+      // The domain marks the <eos> target (p = 1 by construction) as forced: the probe's mean p
+      // is the labels' own.
+      const { result } = probe(model, pairs);
+      assert.equal(result.forced.tokens, pairs.length);
+      assert.ok(Math.abs(result.forced.meanP - 1) < 1e-6);
+      assert.ok(Math.abs(result.allTargets.meanP - (result.meanP + 1) / 2) < 1e-6);
+      return result.meanP;
     } finally {
       model.dispose();
     }
@@ -153,6 +158,37 @@ Deno.test("linear-softmax: capability moves mean label p from about 1/V upwards;
   assert.ok(weak < 0.15, `weak mean p ${weak}`);
   assert.ok(strong > 0.6, `strong mean p ${strong}`);
   assert.equal(await labelMeanP(3), strong);
+});
+
+Deno.test("the probe places the linear preset's c = 0 model-weak and c = 3 no higher than intermediate", async () => {
+  const preset = JSON.parse(await Deno.readTextFile("presets/linear.json"));
+  const domainChoice = preset.domains[0];
+  const params = Effect.runSync(
+    Schema.decodeUnknownEffect(teacher.params)(domainChoice.params ?? {}),
+  ) as TeacherParams;
+  assert.equal(params.labelNoise, 0.3);
+  const domain = generateTeacher(params, 0);
+  const placed = new Map<string, string>();
+  for (const backbone of domainChoice.backbones as Array<{ label: string; params: unknown }>) {
+    const model = await build({ ...full, ...(backbone.params as object) }, domain, "unused");
+    try {
+      const pairs = encodePairs(domain.sft, model.tokenizer, model.contextLength, "linear");
+      const { result } = probe(model, pairs);
+      assert.equal(result.pairs.read, params.sftExamples);
+      console.log(
+        `${backbone.label}: label mean p ${result.meanP.toFixed(3)} (Eq. 5 over every target ${
+          result.allTargets.meanP.toFixed(3)
+        }), share ${result.shareAbove055.toFixed(3)}: ${result.regime}, ${
+          result.cutoffDistance.toFixed(3)
+        } from ${result.nearestCutoff}`,
+      );
+      placed.set(backbone.label, result.regime);
+    } finally {
+      model.dispose();
+    }
+  }
+  assert.equal(placed.get("c=0"), "model-weak");
+  assert.notEqual(placed.get("c=3"), "model-strong");
 });
 
 Deno.test("linear-softmax: sampling is seeded, useCache does not change it, and pretraining is cached", async () => {
