@@ -19,6 +19,7 @@ import { runnerCommand } from "./commands/runner.ts";
 import { theoryCommand } from "./commands/theory.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { sftCommand } from "./commands/sft.ts";
+import { cellWorkerCommand } from "./commands/cell_worker.ts";
 import { scoreCommand } from "./commands/score.ts";
 import { graderAgreementCommand } from "./commands/grader_agreement.ts";
 
@@ -38,9 +39,15 @@ const commands: Record<string, Command> = {
   "grader-agreement": graderAgreementCommand,
 };
 
+/** Commands that probsft runs itself and that are not listed for users. */
+const internal: Record<string, Command> = {
+  // The worker process of `experiment --jobs N` (core/worker_pool.ts).
+  "cell-worker": cellWorkerCommand,
+};
+
 function program(argv: ReadonlyArray<string>): Effect.Effect<void, UserError> {
   const [name, ...rest] = argv;
-  const command = name === undefined ? undefined : commands[name];
+  const command = name === undefined ? undefined : commands[name] ?? internal[name];
   if (command === undefined) {
     return Effect.fail(
       new ConfigError({

@@ -1,7 +1,10 @@
 /**
  * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
- * [--save-models] [--plan] [--cluster postgres://…] [path=value …]`: runs (or resumes) an
- * experiment grid and writes results, report and plots; with `--save-models` (or `saveModels` in
+ * [--jobs N] [--save-models] [--plan] [--cluster postgres://…] [path=value …]`: runs (or resumes)
+ * an experiment grid and writes results, report and plots. `--jobs N` (or `PROBSFT_JOBS`; default
+ * the number of cores) runs up to N independent cells at once, each in a worker process, with
+ * the same results as `--jobs 1`, which runs them one after another in this process. With
+ * `--save-models` (or `saveModels` in
  * the preset) each fine-tuned model as a Hugging Face folder in `OUT/models/`; `--plan` prints
  * the memory plan of each domain and backbone and exits. With `--cluster` its cells run on the
  * cluster's runners (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's
@@ -23,7 +26,7 @@ import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
 import { defaultBackend, useBackend } from "../core/backend/mod.ts";
 import { clusterExperiment, collectExperiment } from "../cluster/experiment.ts";
-import { type Command, parseFlags } from "./flags.ts";
+import { type Command, numberFlag, parseFlags } from "./flags.ts";
 import { printPlans } from "./experiment_plan.ts";
 import { consoleProgress } from "./progress.ts";
 import { registryWith } from "./registry_with.ts";
@@ -69,6 +72,44 @@ export function loadPreset(
   });
 }
 
+/** The worker processes of `--jobs`: this Deno running main.ts's internal `cell-worker`. */
+function workerCommand(): { command: string; args: string[] } {
+  const main = new URL("../main.ts", import.meta.url);
+  const config = new URL("../deno.json", import.meta.url);
+  let local = false;
+  try {
+    local = main.protocol === "file:" && Deno.statSync(config).isFile;
+  } catch {
+    // not beside its deno.json
+  }
+  return {
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      ...(local ? ["--config", config.pathname] : []),
+      local ? main.pathname : main.href,
+      "cell-worker",
+    ],
+  };
+}
+
+/** `--jobs`, else `PROBSFT_JOBS`, else the number of cores: a whole number of at least 1. */
+function jobsOf(flag: string | undefined): Effect.Effect<number, ConfigError> {
+  const text = flag ?? Deno.env.get("PROBSFT_JOBS");
+  const where = flag !== undefined ? "--jobs" : "PROBSFT_JOBS";
+  return Effect.flatMap(
+    numberFlag("experiment", "jobs", text, navigator.hardwareConcurrency ?? 1),
+    (jobs) =>
+      Number.isInteger(jobs) && jobs >= 1 ? Effect.succeed(jobs) : Effect.fail(
+        new ConfigError({
+          message: `experiment: ${where} must be a whole number of at least 1, got ${text}`,
+          where,
+        }),
+      ),
+  );
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[:T]/g, "-").replace(/\..*$/, "");
 }
@@ -83,6 +124,7 @@ export const experimentCommand: Command = (args) =>
       plugin: { type: "string", multiple: true },
       cache: { type: "string" },
       cluster: { type: "string" },
+      jobs: { type: "string" },
       "save-models": { type: "boolean" },
       plan: { type: "boolean" },
     });
@@ -98,6 +140,7 @@ export const experimentCommand: Command = (args) =>
       return yield* printPlans(config, source, registry, backend, (line) => console.log(line));
     }
     const out = values.out ?? `runs/${timestamp()}-${name}`;
+    const jobs = yield* jobsOf(values.jobs);
     yield* useBackend(values.backend ?? config.backend ?? defaultBackend);
     const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
     const progress = consoleProgress(name);
@@ -141,6 +184,12 @@ export const experimentCommand: Command = (args) =>
       registry,
       progress,
       onCell: (results) => writeReport(out, results, name),
+      jobs,
+      worker: {
+        ...workerCommand(),
+        plugins: [...(config.plugins ?? []), ...(values.plugin ?? [])],
+        backend: values.backend ?? config.backend ?? defaultBackend,
+      },
     });
     yield* Effect.promise(() => writeReport(out, results, name));
     const minutes = ((performance.now() - started) / 60000).toFixed(1);

@@ -102,6 +102,12 @@ export interface CellContext {
   readonly progress: {
     step(metrics: StepMetrics, total: number): void;
     log(line: string): void;
+    /**
+     * The cell's model is built (a pretrained backbone is in the cache from here on), with the
+     * bytes of its training's memory plan (absent for a base-model row). Parallel runners start
+     * the other cells of its group only after this.
+     */
+    built?(key: string, planBytes: number | undefined): void;
   };
 }
 
@@ -251,6 +257,9 @@ function runCell(
             if (plan.total > 1024 ** 3) {
               context.progress.log(`${cell.key}: memory plan ${describePlan(plan)}`);
             }
+            context.progress.built?.(cell.key, plan.total);
+          } else {
+            context.progress.built?.(cell.key, undefined);
           }
           // The probe and evaluation hold no more rows at once than a training micro-batch.
           const micro = cell.train.microBatchSize ?? Infinity;

@@ -9,14 +9,19 @@
  *
  * @module
  */
-import { Effect } from "effect";
+import { Effect, Semaphore } from "effect";
 import { type CellError, type CellResult, makeCellRunner } from "./cell.ts";
 import type { ExperimentConfig } from "./config.ts";
-import { ConfigError, OutputError, type UnknownId } from "./errors.ts";
-import { planCells } from "./plan.ts";
+import { ConfigError, OutputError, type UnknownId, type UserError } from "./errors.ts";
+import { planCells, type PlannedCell } from "./plan.ts";
 import type { RegistryShape } from "./registry.ts";
 import { isTemporaryName, writeAtomic } from "./state_file.ts";
 import type { StepMetrics } from "./train.ts";
+import { scheduleCells } from "./_schedule.ts";
+import { type CellWorker, startWorker, type WorkerCommand } from "./worker_pool.ts";
+import { parentPidVariable } from "./_cell_protocol.ts";
+import { defaultChunkPositions } from "./batch_loss.ts";
+import { memoryPlan } from "./memory_plan.ts";
 
 export type { CellResult, PartRecord } from "./cell.ts";
 
@@ -42,10 +47,23 @@ export interface ExperimentResults {
 export interface Progress {
   /** A cell starts (1-based index of `total`). */
   cell(index: number, total: number, label: string, remainingSeconds: number | undefined): void;
-  /** A training step finished. */
-  step(metrics: StepMetrics, total: number): void;
+  /**
+   * A training step finished; `label` names the cell when several run at once (`jobs` > 1) and
+   * is absent when they run one after another.
+   */
+  step(metrics: StepMetrics, total: number, label?: string): void;
   /** A line of news. */
   log(line: string): void;
+  /** A cell ended (finished or failed); sent when several run at once. */
+  ended?(label: string): void;
+}
+
+/** How a parallel run starts its cell workers (see {@link RunOptions.jobs}). */
+export interface WorkerSpec extends WorkerCommand {
+  /** Third-party plugin specifiers the workers load (as the parent did). */
+  readonly plugins: ReadonlyArray<string>;
+  /** The tensor backend the workers start. */
+  readonly backend: string;
 }
 
 /** Everything a run needs. */
@@ -64,9 +82,18 @@ export interface RunOptions {
   readonly progress: Progress;
   /** Called after each cell with all finished cells (for reports). */
   onCell?(results: ExperimentResults): Promise<void>;
+  /**
+   * Cells at once. 1 (the default) runs them in this process, one after another; more runs
+   * them in that many worker processes started by {@link RunOptions.worker}, with the same
+   * results: a group's first cell builds (pretrains) its backbone before the group's other cells
+   * start, and cells wait while the memory their plans need is not available.
+   */
+  readonly jobs?: number;
+  /** How to start a worker process; needed when `jobs` > 1. */
+  readonly worker?: WorkerSpec;
 }
 
-type RunError = CellError | ConfigError | UnknownId | OutputError;
+type RunError = CellError | ConfigError | UnknownId | OutputError | UserError;
 
 function reasonOf(error: unknown): string {
   return String((error as Error)?.message ?? error).split("\n")[0]!;
@@ -180,6 +207,18 @@ export function runExperiment(
   );
 }
 
+/** Writes a finished cell's file and removes its checkpoint. */
+function recordFinished(
+  out: string,
+  key: string,
+  result: CellResult,
+): Effect.Effect<void, OutputError> {
+  return Effect.gen(function* () {
+    yield* write(`${out}/cells/${key}.json`, JSON.stringify(result, null, 2));
+    yield* Effect.promise(() => Deno.remove(`${out}/cells/${key}.checkpoint`).catch(() => {}));
+  });
+}
+
 function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunError> {
   const { config, out, registry, progress } = options;
   return Effect.gen(function* () {
@@ -210,13 +249,22 @@ function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunErr
       cells: cells.flatMap((c) => finished.get(c.key) ?? []),
       failures,
     });
-    const cellRunner = makeCellRunner({ out, cacheDir: options.cacheDir, registry, progress });
-    const started = performance.now();
-    let ran = 0;
     const todo = cells.filter((c) => !finished.has(c.key));
     if (finished.size > 0) {
       progress.log(`resuming: ${finished.size} of ${cells.length} cells already finished`);
     }
+    const jobs = Math.min(options.jobs ?? 1, todo.length);
+    if (jobs > 1 && options.worker) {
+      yield* runParallel(options, options.worker, jobs, cells.length, todo, {
+        finished,
+        failures,
+        results,
+      });
+      return results();
+    }
+    const cellRunner = makeCellRunner({ out, cacheDir: options.cacheDir, registry, progress });
+    const started = performance.now();
+    let ran = 0;
     for (const [i, cell] of todo.entries()) {
       const elapsed = (performance.now() - started) / 1000;
       const eta = ran > 0 ? (elapsed / ran) * (todo.length - i) : undefined;
@@ -225,10 +273,7 @@ function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunErr
       ran += 1;
       if (outcome._tag === "Success") {
         finished.set(cell.key, outcome.success);
-        yield* write(`${out}/cells/${cell.key}.json`, JSON.stringify(outcome.success, null, 2));
-        yield* Effect.promise(() =>
-          Deno.remove(`${out}/cells/${cell.key}.checkpoint`).catch(() => undefined)
-        );
+        yield* recordFinished(out, cell.key, outcome.success);
       } else {
         const error = outcome.failure;
         // A folder that cannot be written fails every later cell too: stop the run.
@@ -242,5 +287,222 @@ function runLocked(options: RunOptions): Effect.Effect<ExperimentResults, RunErr
       }
     }
     return results();
+  });
+}
+
+/** The finished cells and failures a run collects. */
+interface RunState {
+  readonly finished: Map<string, CellResult>;
+  readonly failures: CellFailure[];
+  readonly results: () => ExperimentResults;
+}
+
+const gib = 1024 ** 3;
+
+/**
+ * Memory a worker process holds besides its cell's plan: Deno, tfjs, the wasm module and the
+ * domain data (measured at about 0.3 GiB with the default preset's cells; rounded up).
+ */
+const workerBytes = 0.5 * gib;
+
+/**
+ * The bytes the workers of a parallel run may use together: `PROBSFT_WORKERS_MEMORY_MB` when
+ * set, else the machine's available memory at the start less 1 GiB.
+ */
+function workersBudget(): number {
+  const override = Number(Deno.env.get("PROBSFT_WORKERS_MEMORY_MB") ?? NaN);
+  if (Number.isFinite(override) && override > 0) return override * 1024 ** 2;
+  try {
+    return Math.max(Deno.systemMemoryInfo().available - gib, 0);
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Plan bytes of the groups whose backbone gives its size without being built (HF folders). */
+function knownPlans(
+  cells: ReadonlyArray<PlannedCell>,
+  backend: string,
+  cacheDir: string,
+): Effect.Effect<Map<string, number>> {
+  return Effect.gen(function* () {
+    const plans = new Map<string, number>();
+    for (const cell of cells) {
+      const backbone = cell.backbonePart.part;
+      if (!cell.objective || plans.has(cell.group) || !backbone.footprint) continue;
+      const sized = yield* Effect.result(
+        backbone.footprint(cell.backbonePart.params, { seed: 0, cacheDir, log: () => {} }),
+      );
+      if (sized._tag === "Failure") continue;
+      const footprint = sized.success;
+      const train = cell.train;
+      const rows = Math.min(train.microBatchSize ?? train.batchSize, train.batchSize);
+      const time = footprint.contextLength;
+      plans.set(
+        cell.group,
+        memoryPlan(footprint, {
+          rows,
+          time,
+          accumulating: rows < train.batchSize,
+          chunkPositions: train.lossChunkPositions ??
+            defaultChunkPositions(rows * time, footprint.vocabSize),
+          backend,
+          recompute: train.recompute ?? false,
+        }).total,
+      );
+    }
+    return plans;
+  });
+}
+
+/** Wakes the lanes that wait for a cell to become startable. */
+function makeSignal(): { wait(): Promise<void>; notify(): void } {
+  let waiters: Array<() => void> = [];
+  return {
+    wait: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    notify() {
+      const woken = waiters;
+      waiters = [];
+      for (const wake of woken) wake();
+    },
+  };
+}
+
+const gb = (bytes: number) => `${(bytes / gib).toFixed(1)} GiB`;
+
+/**
+ * Runs the unfinished cells in `jobs` worker processes (core/worker_pool.ts), in the order of
+ * core/_schedule.ts, recording each finished cell as the serial runner does.
+ */
+function runParallel(
+  options: RunOptions,
+  spec: WorkerSpec,
+  jobs: number,
+  total: number,
+  todo: ReadonlyArray<PlannedCell>,
+  state: RunState,
+): Effect.Effect<void, RunError> {
+  const { out, progress } = options;
+  return Effect.gen(function* () {
+    const budget = workersBudget();
+    const known = yield* knownPlans(todo, spec.backend, options.cacheDir);
+    const schedule = scheduleCells(todo, { budget, perWorker: workerBytes, known });
+    const setup = {
+      config: JSON.stringify(options.config),
+      source: options.source,
+      plugins: spec.plugins,
+      backend: spec.backend,
+      out,
+      cacheDir: options.cacheDir,
+    };
+    const env: Record<string, string> = { ...spec.env, [parentPidVariable]: String(Deno.pid) };
+    // Each worker's OpenBLAS gets its share of the cores rather than all of them.
+    if (Deno.env.get("OPENBLAS_NUM_THREADS") === undefined) {
+      const cores = navigator.hardwareConcurrency ?? 1;
+      env.OPENBLAS_NUM_THREADS = String(Math.max(1, Math.floor(cores / jobs)));
+    }
+    const command = { command: spec.command, args: spec.args, env };
+    const writes = Semaphore.makeUnsafe(1);
+    const wake = makeSignal();
+    const started = performance.now();
+    let begun = state.finished.size;
+    let ran = 0;
+    let memoryNoted = false;
+    progress.log(`running up to ${jobs} cells at once, each in a worker process`);
+
+    const start = Effect.flatMap(
+      Effect.promise(() => startWorker(command, setup, (line) => progress.log(line))),
+      (started) =>
+        "worker" in started
+          ? Effect.succeed(started.worker)
+          : started.failure._tag === "SetupFailed"
+          ? Effect.fail(started.failure.error)
+          : Effect.fail(
+            new ConfigError({
+              message:
+                `Cannot start a cell worker: ${started.failure.message}; --jobs 1 runs the cells in this process`,
+              where: "--jobs",
+            }),
+          ),
+    );
+
+    const finish = (cell: PlannedCell, outcome: Awaited<ReturnType<CellWorker["run"]>>) =>
+      writes.withPermits(1)(Effect.gen(function* () {
+        switch (outcome._tag) {
+          case "Done":
+            state.finished.set(cell.key, outcome.result);
+            yield* recordFinished(out, cell.key, outcome.result);
+            break;
+          case "Failed":
+            // A folder that cannot be written fails every later cell too: stop the run.
+            if (outcome.error._tag === "OutputError") return yield* outcome.error;
+            state.failures.push({ key: cell.key, message: outcome.error.message });
+            progress.log(`cell ${cell.key} failed: ${outcome.error.message}`);
+            break;
+          case "Crashed":
+            state.failures.push({ key: cell.key, message: outcome.message });
+            progress.log(`cell ${cell.key} failed: ${outcome.message}`);
+            break;
+          case "Defect":
+            return yield* Effect.die(new Error(`cell ${cell.key}: ${outcome.message}`));
+        }
+        if (options.onCell) {
+          const onCell = options.onCell;
+          yield* Effect.tryPromise({ try: () => onCell(state.results()), catch: outputFailure });
+        }
+      }));
+
+    const lane = Effect.gen(function* () {
+      let worker: CellWorker | undefined;
+      yield* Effect.addFinalizer(() => Effect.sync(() => worker?.kill()));
+      worker = yield* start;
+      for (;;) {
+        const woken = wake.wait();
+        const cell = schedule.next();
+        if (cell === undefined) {
+          if (schedule.waiting === 0) break;
+          if (schedule.heldByMemory && !memoryNoted) {
+            memoryNoted = true;
+            progress.log(
+              `memory: ${schedule.running} cell(s) at once for now, not ${jobs}: a cell needs about ${
+                gb(schedule.estimate(todo[0]!.group))
+              } and the workers may use ${gb(budget)} (PROBSFT_WORKERS_MEMORY_MB)`,
+            );
+          }
+          yield* Effect.promise(() => woken);
+          continue;
+        }
+        begun += 1;
+        const elapsed = (performance.now() - started) / 1000;
+        const left = schedule.waiting + schedule.running;
+        progress.cell(begun, total, cell.key, ran > 0 ? (elapsed / ran) * left : undefined);
+        if (worker === undefined) worker = yield* start;
+        const running = worker;
+        const outcome = yield* Effect.promise(() =>
+          running.run(cell.key, {
+            step: (metrics, steps) => progress.step(metrics, steps, cell.key),
+            built: (planBytes) => {
+              schedule.built(cell, planBytes);
+              wake.notify();
+            },
+          })
+        );
+        ran += 1;
+        schedule.ended(cell);
+        progress.ended?.(cell.key);
+        wake.notify();
+        // A worker that died is replaced for the next cell.
+        if (outcome._tag === "Crashed") worker = undefined;
+        yield* finish(cell, outcome);
+      }
+      const done = worker;
+      worker = undefined;
+      if (done) yield* Effect.promise(() => done.close());
+    }).pipe(Effect.scoped);
+
+    yield* Effect.forEach(Array.from({ length: jobs }, (_, i) => i), () => lane, {
+      concurrency: "unbounded",
+      discard: true,
+    });
   });
 }
