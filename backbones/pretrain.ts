@@ -12,7 +12,8 @@
  * Results are cached in `cacheDir` as safetensors, content-addressed by the SHA-256 of
  * everything that determines the weights (config, symbols, corpus, steps, seed, learning rate,
  * batch size, sequence length, schedule). A checkpoint is written under a temporary name and
- * renamed, so a half-written entry is never read.
+ * renamed, so a half-written entry is never read; a lock file beside it keeps two processes
+ * (parallel cells, runners sharing a cache) from pretraining the same entry at once.
  *
  * @module
  */
@@ -159,6 +160,62 @@ export function trainNextToken(
   return last;
 }
 
+function processAlive(pid: number): boolean {
+  if (Deno.build.os !== "linux") return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the lock file of a cache entry (created exclusively, holding this process's id), waiting
+ * while a live process holds it; a lock left by a dead process is removed.
+ */
+function lockEntry(
+  lock: string,
+  log: (line: string) => void,
+): Effect.Effect<string, CheckpointError> {
+  return Effect.tryPromise({
+    try: async () => {
+      let told = false;
+      for (;;) {
+        try {
+          await Deno.writeTextFile(lock, String(Deno.pid), { createNew: true });
+          return lock;
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        }
+        const holder = Number(await Deno.readTextFile(lock).catch(() => "0"));
+        const age = Date.now() - ((await Deno.stat(lock).catch(() => null))?.mtime?.getTime() ?? 0);
+        if (holder > 0 && processAlive(holder)) {
+          if (!told) {
+            log(
+              `pretrain: process ${holder} is pretraining this backbone; waiting for it (${lock})`,
+            );
+            told = true;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        } else if (holder > 0 || age > 5000) {
+          // A dead holder's lock, or one left empty longer than a write takes: stale.
+          await Deno.remove(lock).catch(() => undefined);
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    },
+    catch: (error) =>
+      new CheckpointError({
+        message: `Cannot lock ${lock}: ${
+          String((error as Error)?.message ?? error).split("\n")[0]
+        }`,
+        file: lock,
+      }),
+  });
+}
+
 /**
  * A tiny transformer pretrained for `options.steps` steps on the domain's prior corpus, from the
  * cache when an identical run was done before.
@@ -212,7 +269,7 @@ export function pretrain(
       }))
     );
     const path = `${context.cacheDir.replace(/\/+$/, "")}/pretrain-${key.slice(0, 32)}.safetensors`;
-    if (yield* Effect.promise(() => exists(path))) {
+    const cached = Effect.gen(function* () {
       context.log(`pretrain: cache hit ${path}`);
       const file = yield* readSafetensors(path);
       const weights = new Map([...file.tensors].map(([name, t]) => [name, t.data]));
@@ -224,7 +281,39 @@ export function pretrain(
             file: path,
           }),
       });
-    }
+    });
+    if (yield* Effect.promise(() => exists(path))) return yield* cached;
+    yield* Effect.tryPromise({
+      try: () => Deno.mkdir(context.cacheDir, { recursive: true }),
+      catch: (error) =>
+        new CheckpointError({
+          message: `Cannot create cache folder ${context.cacheDir}: ${(error as Error).message}`,
+          file: context.cacheDir,
+        }),
+    });
+    // One process pretrains a given backbone at a time (parallel cells, runners sharing a
+    // cache); the others wait for its checkpoint and read it.
+    return yield* Effect.acquireUseRelease(
+      lockEntry(`${path}.lock`, context.log),
+      () =>
+        Effect.gen(function* () {
+          if (yield* Effect.promise(() => exists(path))) return yield* cached;
+          return yield* train(domain, tokenizer, config, options, context, path);
+        }),
+      (lock) => Effect.promise(() => Deno.remove(lock).catch(() => undefined)),
+    );
+  });
+}
+
+function train(
+  domain: DomainData,
+  tokenizer: SymbolTokenizer,
+  config: TransformerConfig,
+  options: PretrainOptions,
+  context: PretrainContext,
+  path: string,
+): Effect.Effect<Transformer, CheckpointError> {
+  return Effect.gen(function* () {
     const documents = domain.priorCorpus.map((text) =>
       [tokenizer.bosId, ...tokenizer.encode(text), tokenizer.eosId].slice(0, options.seqLen + 1)
     );
@@ -244,14 +333,6 @@ export function pretrain(
     const tensors = new Map(
       [...values].map(([name, data]) => [name, { shape: shapes.get(name)!, data }]),
     );
-    yield* Effect.tryPromise({
-      try: () => Deno.mkdir(context.cacheDir, { recursive: true }),
-      catch: (error) =>
-        new CheckpointError({
-          message: `Cannot create cache folder ${context.cacheDir}: ${(error as Error).message}`,
-          file: context.cacheDir,
-        }),
-    }).pipe(Effect.tapError(() => Effect.sync(() => model.dispose())));
     yield* writeSafetensors(path, tensors, {
       format: "pt",
       probsft: "pretrain",

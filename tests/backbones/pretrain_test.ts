@@ -78,3 +78,46 @@ Deno.test("pretrained backbone conforms", async () => {
     context: testContext(dir),
   });
 });
+
+Deno.test("two pretrains of one backbone at once: one trains, the other waits and reads its checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const a: string[] = [];
+  const b: string[] = [];
+  const [first, second] = await Effect.runPromise(
+    Effect.all([
+      pretrain(testDomain, options, testContext(dir, a)),
+      pretrain(testDomain, options, testContext(dir, b)),
+    ], { concurrency: 2 }),
+  );
+  const misses = [...a, ...b].filter((l) => l.includes("cache miss"));
+  assert.equal(misses.length, 1, [...a, ...b].join("\n"));
+  const waited = a.some((l) => l.includes("cache miss")) ? b : a;
+  assert.ok(waited.some((l) => l.includes("is pretraining this backbone; waiting")), waited.join());
+  assert.ok(waited.some((l) => l.startsWith("pretrain: cache hit")), waited.join());
+  assert.deepEqual(logitsOf(second), logitsOf(first));
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".lock")),
+    [],
+  );
+  first.dispose();
+  second.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a lock left by a dead process does not stop pretraining", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const probe = await Effect.runPromise(pretrain(testDomain, options, testContext(dir, lines)));
+  const entry = [...Deno.readDirSync(dir)].map((e) => e.name)[0]!;
+  await Deno.remove(`${dir}/${entry}`);
+  // A process id above Linux's pid_max: no such process.
+  await Deno.writeTextFile(`${dir}/${entry}.lock`, "2147483647");
+  const again: string[] = [];
+  const model = await Effect.runPromise(pretrain(testDomain, options, testContext(dir, again)));
+  assert.ok(again.some((l) => l.includes("cache miss")), again.join());
+  assert.deepEqual(logitsOf(model), logitsOf(probe));
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [entry]);
+  probe.dispose();
+  model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
