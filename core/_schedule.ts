@@ -1,7 +1,7 @@
 /**
  * The order in which a parallel run hands cells to its workers. Cells of one (domain, backbone)
- * group share a backbone that may need pretraining (cached by content): the group's first cell
- * runs alone until its model is built, so that no two workers pretrain the same backbone, and
+ * group with one base seed share a base model that may need pretraining (cached by content): the
+ * first of them runs alone until its model is built, so that no two workers pretrain the same backbone, and
  * meanwhile the other workers take cells of other groups (groups not yet started first). A cell is also held back while the
  * cells already running and it would need more memory than the machine has (each estimated as a
  * worker's own footprint plus its group's memory plan, once known); with nothing running, the
@@ -16,6 +16,13 @@ export interface SchedulableCell {
   readonly key: string;
   /** The (domain, backbone) group. */
   readonly group: string;
+  /** The seed its base model is built with (cells of a group with another seed build another). */
+  readonly baseSeed?: number;
+}
+
+/** The base model a cell builds: its group and base seed. */
+function baseOf(cell: SchedulableCell): string {
+  return cell.baseSeed === undefined ? cell.group : `${cell.group}#${cell.baseSeed}`;
 }
 
 type GroupState = "cold" | "warming" | "warm";
@@ -34,8 +41,8 @@ export interface CellSchedule<C extends SchedulableCell> {
   readonly running: number;
   /** Whether the last {@link next} that gave nothing was held back by memory alone. */
   readonly heldByMemory: boolean;
-  /** The estimated bytes of a running cell of this group (worker and plan). */
-  estimate(group: string): number;
+  /** The estimated bytes of a running cell (its worker and its group's plan). */
+  estimate(cell: C): number;
 }
 
 /** Memory bounds of a schedule. */
@@ -65,29 +72,29 @@ export function scheduleCells<C extends SchedulableCell>(
   const plans = new Map(memory.known ?? []);
   const running = new Map<string, C>();
   let heldByMemory = false;
-  const estimate = (group: string) => memory.perWorker + (plans.get(group) ?? 0);
-  const inUse = () => [...running.values()].reduce((n, c) => n + estimate(c.group), 0);
-  const stateOf = (group: string) => states.get(group) ?? "cold";
+  const estimate = (cell: C) => memory.perWorker + (plans.get(cell.group) ?? 0);
+  const inUse = () => [...running.values()].reduce((n, c) => n + estimate(c), 0);
+  const stateOf = (cell: C) => states.get(baseOf(cell)) ?? "cold";
   return {
     next() {
-      const fits = (c: C) => running.size === 0 || inUse() + estimate(c.group) <= memory.budget;
+      const fits = (c: C) => running.size === 0 || inUse() + estimate(c) <= memory.budget;
       // A group not yet started first: its backbone (perhaps a long pretraining) is then ready
       // early, and the run does not end waiting on one group's pretraining.
-      let index = todo.findIndex((c) => stateOf(c.group) === "cold" && fits(c));
-      if (index < 0) index = todo.findIndex((c) => stateOf(c.group) === "warm" && fits(c));
+      let index = todo.findIndex((c) => stateOf(c) === "cold" && fits(c));
+      if (index < 0) index = todo.findIndex((c) => stateOf(c) === "warm" && fits(c));
       if (index < 0) {
-        heldByMemory = todo.some((c) => stateOf(c.group) !== "warming" && !fits(c));
+        heldByMemory = todo.some((c) => stateOf(c) !== "warming" && !fits(c));
         return undefined;
       }
       heldByMemory = false;
       const [cell] = todo.splice(index, 1);
-      if (stateOf(cell!.group) === "cold") states.set(cell!.group, "warming");
+      if (stateOf(cell!) === "cold") states.set(baseOf(cell!), "warming");
       running.set(cell!.key, cell!);
       return cell;
     },
     built(cell, planBytes) {
       wasBuilt.add(cell.key);
-      states.set(cell.group, "warm");
+      states.set(baseOf(cell), "warm");
       if (planBytes !== undefined) {
         plans.set(cell.group, Math.max(plans.get(cell.group) ?? 0, planBytes));
       }
@@ -96,8 +103,8 @@ export function scheduleCells<C extends SchedulableCell>(
       running.delete(cell.key);
       // A first cell that failed before its model was built leaves the group cold: the next
       // cell of it builds (and reports its own error) alone.
-      if (stateOf(cell.group) === "warming" && !wasBuilt.has(cell.key)) {
-        states.set(cell.group, "cold");
+      if (stateOf(cell) === "warming" && !wasBuilt.has(cell.key)) {
+        states.set(baseOf(cell), "cold");
       }
     },
     get waiting() {

@@ -464,9 +464,9 @@ function runParallel(
           if (schedule.heldByMemory && !memoryNoted) {
             memoryNoted = true;
             progress.log(
-              `memory: ${schedule.running} cell(s) at once for now, not ${jobs}: a cell needs about ${
-                gb(schedule.estimate(todo[0]!.group))
-              } and the workers may use ${gb(budget)} (PROBSFT_WORKERS_MEMORY_MB)`,
+              `memory: ${schedule.running} cell(s) at once for now, not ${jobs}: the next cells' memory plans and workers (about ${
+                gb(schedule.estimate(todo[0]!))
+              } each) exceed the ${gb(budget)} the workers may use (PROBSFT_WORKERS_MEMORY_MB)`,
             );
           }
           yield* Effect.promise(() => woken);

@@ -1,0 +1,139 @@
+// `deno task experiment --jobs N`: cells in worker processes give the same results.json as one
+// after another; a SIGKILL of the parent leaves no worker behind and the same command resumes
+// to the same scores; a bad --jobs is one line.
+import assert from "node:assert/strict";
+import { tinyPreset } from "../_presets.ts";
+import { assertOneLineError, runTask } from "../commands/_run.ts";
+
+const preset = tinyPreset("jobs-test", { seeds: [0, 1], steps: 12, checkpointEvery: 3 });
+
+function experiment(presetPath: string, out: string, jobs: number): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "experiment",
+      "--preset",
+      presetPath,
+      "--out",
+      out,
+      "--cache",
+      `${out}.cache`,
+      "--jobs",
+      String(jobs),
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function finish(child: Deno.ChildProcess): Promise<string> {
+  const { code, stderr } = await child.output();
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, text);
+  return text;
+}
+
+/** results.json's cells without their wall times. */
+async function resultsOf(out: string): Promise<unknown[]> {
+  const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as {
+    cells: Array<Record<string, unknown>>;
+  };
+  return results.cells.map(({ wallSeconds: _, ...rest }) => rest);
+}
+
+/** The processes whose environment names `parent` as their parent run (Linux). */
+function workersOf(parent: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const environ = Deno.readTextFileSync(`/proc/${entry.name}/environ`);
+      if (environ.split("\0").includes(`PROBSFT_WORKER_PARENT=${parent}`)) {
+        found.push(Number(entry.name));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+function listing(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("--jobs 2 writes the same results as --jobs 1, and every cell's file", async () => {
+  const dir = await Deno.makeTempDir();
+  const presetPath = `${dir}/preset.json`;
+  await Deno.writeTextFile(presetPath, JSON.stringify(preset));
+  await finish(experiment(presetPath, `${dir}/serial`, 1));
+  const log = await finish(experiment(presetPath, `${dir}/parallel`, 2));
+  assert.match(log, /running up to 2 cells at once/);
+  const serial = await resultsOf(`${dir}/serial`);
+  assert.equal(serial.length, 6);
+  assert.deepEqual(await resultsOf(`${dir}/parallel`), serial);
+  const cells = (name: string) =>
+    listing(`${dir}/${name}/cells`).filter((n) => n.endsWith(".json"));
+  assert.deepEqual(cells("parallel").sort(), cells("serial").sort());
+  assert.deepEqual(listing(`${dir}/parallel`).filter((n) => n.startsWith(".lock")), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name:
+    "SIGKILL of a --jobs 2 run leaves no workers, and the same command resumes to the same scores",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const presetPath = `${dir}/preset.json`;
+    await Deno.writeTextFile(presetPath, JSON.stringify(preset));
+    await finish(experiment(presetPath, `${dir}/whole`, 1));
+
+    const killed = experiment(presetPath, `${dir}/killed`, 2);
+    const deadline = Date.now() + 120_000;
+    let workers: number[] = [];
+    let checkpointed = false;
+    while (!checkpointed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      const names = listing(`${dir}/killed/cells`);
+      checkpointed = names.some((n) => n.endsWith(".checkpoint"));
+      if (checkpointed) workers = workersOf(killed.pid);
+    }
+    assert.ok(checkpointed, "the run was killed after a checkpoint");
+    assert.equal(workers.length, 2, `two workers of process ${killed.pid}`);
+    killed.kill("SIGKILL");
+    await killed.status;
+    await killed.stderr.cancel();
+    const gone = Date.now() + 10_000;
+    while (workers.some((pid) => listing(`/proc/${pid}`).length > 0) && Date.now() < gone) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const left = workers.filter((pid) => listing(`/proc/${pid}`).length > 0);
+    assert.deepEqual(left, [], "workers outlived their parent");
+
+    // The rerun resumes a cell from the checkpoint a killed worker left.
+    assert.ok(listing(`${dir}/killed/cells`).some((n) => n.endsWith(".checkpoint")));
+    await finish(experiment(presetPath, `${dir}/killed`, 2));
+    assert.deepEqual(await resultsOf(`${dir}/killed`), await resultsOf(`${dir}/whole`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("--jobs that is not a whole number of at least 1 is refused with one line", async () => {
+  assertOneLineError(
+    await runTask(["experiment", "--preset", "toy", "--jobs", "0", "--out", "/nonexistent/x"]),
+    /--jobs must be a whole number of at least 1, got 0/,
+  );
+  assertOneLineError(
+    await runTask(["experiment", "--preset", "toy", "--out", "/nonexistent/x"], {
+      PROBSFT_JOBS: "1.5",
+    }),
+    /PROBSFT_JOBS must be a whole number of at least 1, got 1.5/,
+  );
+});
