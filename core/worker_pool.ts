@@ -108,6 +108,9 @@ export async function startWorker(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    // Its own process group: a Ctrl-C at the terminal reaches the parent alone, which stops its
+    // workers itself rather than seeing each die as a failed cell.
+    detached: true,
     ...(command.env ? { env: { ...command.env } } : {}),
   }).spawn();
   const stdin = child.stdin.getWriter();
