@@ -171,16 +171,18 @@ Deno.test({
       assert.equal(submitStatus.code, 0, submit.output.text);
       assert.deepEqual(await scores(out), await scores(`${dir}/local`));
 
-      // The five cells were spread over the three runners (2, 2 and 1 to compute).
-      const spread = /to compute per runner: (.*)$/m.exec(submit.output.text)?.[1] ?? "";
-      const loads = [...spread.matchAll(/:\d+ (\d+)/g)].map((m) => Number(m[1])).sort();
-      assert.deepEqual(loads, [1, 2, 2], submit.output.text);
-
-      const logs = runners.map((r) => r.output.text).join("\n");
-      const keys = (JSON.parse(await Deno.readTextFile(`${out}/results.json`)) as {
+      const keys = (JSON.parse(await Deno.readTextFile(`${dir}/local/results.json`)) as {
         cells: Array<{ key: string }>;
       }).cells.map((c) => c.key);
-      assert.equal(keys.length, 5);
+      assert.ok(keys.length >= 5, `${keys.length} cells`);
+      // The cells were spread over the three runners: counts that differ by at most one.
+      const spread = /to compute per runner: (.*)$/m.exec(submit.output.text)?.[1] ?? "";
+      const loads = [...spread.matchAll(/:\d+ (\d+)/g)].map((m) => Number(m[1]));
+      assert.equal(loads.length, 3, submit.output.text);
+      assert.equal(loads.reduce((a, b) => a + b, 0), keys.length, submit.output.text);
+      assert.ok(Math.max(...loads) - Math.min(...loads) <= 1, submit.output.text);
+
+      const logs = runners.map((r) => r.output.text).join("\n");
       for (const key of keys) {
         const finished = logs.split(`cell ${key} finished`).length - 1;
         assert.equal(finished, 1, `cell ${key} finished ${finished} times:\n${logs}`);
@@ -215,7 +217,10 @@ Deno.test({
       const status = spawn("tests/cluster/_cli.ts", ["cluster-status", "--cluster", url]);
       assert.equal((await status.process.status).code, 0);
       await status.done;
-      assert.match(status.output.text, /5 done, 0 running, 0 failed, 0 waiting/);
+      assert.match(
+        status.output.text,
+        new RegExp(`${keys.length} done, 0 running, 0 failed, 0 waiting`),
+      );
     } finally {
       for (const runner of runners) {
         try {
