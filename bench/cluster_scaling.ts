@@ -23,6 +23,7 @@ import { Effect } from "effect";
 import { SqlClient } from "effect/sql";
 import { pgLayer } from "../cluster/layers.ts";
 import type { ExperimentConfig } from "../core/config.ts";
+import { spawnCommand } from "./_child.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -82,23 +83,7 @@ function preset(cells: number): ExperimentConfig {
 }
 
 /** A child process whose output is drained (kept only for errors). */
-function spawn(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const log = { text: "" };
-  const decoder = new TextDecoder();
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) log.text = (log.text + decoder.decode(chunk)).slice(-20000);
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  return { child, log, drained };
-}
+const spawn = (args: string[]) => spawnCommand(args, 20000);
 
 /** One size's figures. */
 interface Row {

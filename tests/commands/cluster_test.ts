@@ -12,6 +12,7 @@ import { SqlClient } from "effect/sql";
 import { pgLayer } from "../../cluster/layers.ts";
 import { assertOneLineError, repoRoot, runTask } from "./_run.ts";
 import { tinyPreset } from "../_presets.ts";
+import { type LoggedChild, spawnCommand } from "../../bench/_child.ts";
 import type { ExperimentConfig } from "../../core/config.ts";
 
 const adminUrl = Deno.env.get("PROBSFT_TEST_PG");
@@ -90,32 +91,11 @@ function withDatabase(url: string, statement: string): Promise<unknown> {
   );
 }
 
-/** A runner process with its output kept as text. */
-interface Runner {
-  readonly process: Deno.ChildProcess;
-  readonly log: { text: string };
-  readonly drained: Promise<unknown>;
+function startRunner(url: string, cache: string): LoggedChild {
+  return spawnCommand(["runner", "--cluster", url, "--host", "127.0.0.1", "--cache", cache]);
 }
 
-function startRunner(url: string, cache: string, extra: string[] = []): Runner {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "runner", "--cluster", url, "--host", "127.0.0.1"]
-      .concat(["--cache", cache, ...extra]),
-    cwd: repoRoot,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const log = { text: "" };
-  const decoder = new TextDecoder();
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) log.text += decoder.decode(chunk);
-  };
-  return { process, log, drained: Promise.all([drain(process.stdout), drain(process.stderr)]) };
-}
-
-async function waitForPort(runner: Runner): Promise<number> {
+async function waitForPort(runner: LoggedChild): Promise<number> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const port = /^runner 127\.0\.0\.1:(\d+): joining the cluster/m.exec(runner.log.text)?.[1];
@@ -210,9 +190,9 @@ Deno.test({
 
       // Ctrl-C: the runners leave with status 130.
       for (const runner of runners) {
-        runner.process.kill("SIGINT");
+        runner.child.kill("SIGINT");
         const exit = await Promise.race([
-          runner.process.status,
+          runner.child.status,
           new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000)),
         ]);
         assert.ok(exit !== null, `a runner did not stop within 30 s of SIGINT:\n${logs()}`);
@@ -223,12 +203,12 @@ Deno.test({
       for (const runner of runners) {
         if (!stopped) {
           try {
-            runner.process.kill("SIGKILL");
+            runner.child.kill("SIGKILL");
           } catch {
             // already ended
           }
         }
-        await runner.process.status;
+        await runner.child.status;
         await runner.drained;
       }
       await withDatabase(admin, `DROP DATABASE ${database} WITH (FORCE)`);
