@@ -455,7 +455,6 @@ function runParallel(
     const lane = Effect.gen(function* () {
       let worker: CellWorker | undefined;
       yield* Effect.addFinalizer(() => Effect.sync(() => worker?.kill()));
-      worker = yield* start;
       for (;;) {
         const woken = wake.wait();
         const cell = schedule.next();
@@ -476,6 +475,7 @@ function runParallel(
         const elapsed = (performance.now() - started) / 1000;
         const left = schedule.waiting + schedule.running;
         progress.cell(begun, total, cell.key, ran > 0 ? (elapsed / ran) * left : undefined);
+        // Started with its first cell (a lane that memory holds back holds no idle worker).
         if (worker === undefined) worker = yield* start;
         const running = worker;
         const outcome = yield* Effect.promise(() =>

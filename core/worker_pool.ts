@@ -155,8 +155,10 @@ export async function startWorker(
   const stderr = eachLine(child.stderr, (line) => {
     if (line.trim() !== "") log(line);
   }).catch(() => undefined);
+  let gone: string | undefined;
   const exited = Promise.all([child.status, stdout, stderr]).then(([status]) => {
     const message = `cell worker (process ${child.pid}) ${describeExit(status)}`;
+    gone = message;
     ready?.({ _tag: "Crashed", message });
     settle({ _tag: "Crashed", message: `${message} while running cell ${current?.key}` });
     return status;
@@ -181,6 +183,9 @@ export async function startWorker(
       run(key, events) {
         if (current !== undefined) throw new Error(`worker busy with ${current.key}`);
         return new Promise<WorkerOutcome>((resolve) => {
+          if (gone !== undefined) {
+            return resolve({ _tag: "Crashed", message: `${gone} before cell ${key} started` });
+          }
           current = { key, events, resolve };
           void send({ run: key });
         });

@@ -1,6 +1,7 @@
 // `deno task experiment --jobs N`: cells in worker processes give the same results.json as one
 // after another; a SIGKILL of the parent leaves no worker behind and the same command resumes
-// to the same scores; a bad --jobs is one line.
+// to the same scores; a killed worker fails only its cell; SIGINT stops the run and its workers;
+// a bad --jobs is one line.
 import assert from "node:assert/strict";
 import { tinyPreset } from "../_presets.ts";
 import { assertOneLineError, runTask } from "../commands/_run.ts";
@@ -60,6 +61,16 @@ function workersOf(parent: number): number[] {
   return found;
 }
 
+/** The processes of `pids` still there after waiting up to `ms` for them to go. */
+async function survivors(pids: ReadonlyArray<number>, ms: number): Promise<number[]> {
+  const alive = () => pids.filter((pid) => listing(`/proc/${pid}`).length > 0);
+  const deadline = Date.now() + ms;
+  while (alive().length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return alive();
+}
+
 function listing(path: string): string[] {
   try {
     return [...Deno.readDirSync(path)].map((e) => e.name);
@@ -110,17 +121,64 @@ Deno.test({
     killed.kill("SIGKILL");
     await killed.status;
     await killed.stderr.cancel();
-    const gone = Date.now() + 10_000;
-    while (workers.some((pid) => listing(`/proc/${pid}`).length > 0) && Date.now() < gone) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const left = workers.filter((pid) => listing(`/proc/${pid}`).length > 0);
-    assert.deepEqual(left, [], "workers outlived their parent");
-
+    assert.deepEqual(await survivors(workers, 10_000), [], "workers outlived their parent");
     // The rerun resumes a cell from the checkpoint a killed worker left.
     assert.ok(listing(`${dir}/killed/cells`).some((n) => n.endsWith(".checkpoint")));
     await finish(experiment(presetPath, `${dir}/killed`, 2));
     assert.deepEqual(await resultsOf(`${dir}/killed`), await resultsOf(`${dir}/whole`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a worker killed mid-cell fails only its cell; the same command then finishes it",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const presetPath = `${dir}/preset.json`;
+    await Deno.writeTextFile(presetPath, JSON.stringify(preset));
+    await finish(experiment(presetPath, `${dir}/whole`, 1));
+    const run = experiment(presetPath, `${dir}/out`, 2);
+    const deadline = Date.now() + 120_000;
+    let workers: number[] = [];
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      workers = workersOf(run.pid);
+      if (listing(`${dir}/out/cells`).some((n) => n.endsWith(".checkpoint"))) break;
+    }
+    assert.equal(workers.length, 2, "two workers started");
+    Deno.kill(workers[0]!, "SIGKILL");
+    const { code, stderr } = await run.output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, /cell worker \(process \d+\) was killed by SIGKILL/);
+    assert.match(text, /1 cell\(s\) failed/);
+    await finish(experiment(presetPath, `${dir}/out`, 2));
+    assert.deepEqual(await resultsOf(`${dir}/out`), await resultsOf(`${dir}/whole`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "SIGINT to a --jobs 2 run stops it with its workers (exit 130)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const presetPath = `${dir}/preset.json`;
+    await Deno.writeTextFile(presetPath, JSON.stringify(preset));
+    const run = experiment(presetPath, `${dir}/out`, 2);
+    const deadline = Date.now() + 120_000;
+    let workers: number[] = [];
+    while (workers.length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      workers = workersOf(run.pid);
+    }
+    assert.equal(workers.length, 2, "two workers started");
+    run.kill("SIGINT");
+    const { code, stderr } = await run.output();
+    assert.equal(code, 130, new TextDecoder().decode(stderr));
+    assert.deepEqual(await survivors(workers, 10_000), [], "workers outlived their parent");
+    assert.ok(!new TextDecoder().decode(stderr).includes("failed"), "no cell reported failed");
     await Deno.remove(dir, { recursive: true });
   },
 });
