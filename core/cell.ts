@@ -288,6 +288,8 @@ function runCell(
               context.progress.log(`${cell.key}: fine-tuned model saved to ${dir}`);
             }
           }
+          // Every scored completion, for re-grading (`deno task score`) and audits.
+          const samples: string[] = [];
           const scores = yield* evaluate(model, fixed.benchmarks, scorers, {
             batchSize: Math.min(cell.evaluation.batchSize ?? 64, micro),
             ...(cell.evaluation.maxItems !== undefined
@@ -295,6 +297,12 @@ function runCell(
               : {}),
             ...(cell.evaluation.samples !== undefined ? { samples: cell.evaluation.samples } : {}),
             seed: cell.seed,
+            onSample: (sample) => samples.push(JSON.stringify(sample) + "\n"),
+          });
+          yield* Effect.tryPromise({
+            try: () =>
+              writeAtomic(`${context.out}/cells/${cell.key}.samples.jsonl`, samples.join("")),
+            catch: outputFailure,
           });
           const result: CellResult = {
             key: cell.key,

@@ -21,6 +21,26 @@ export interface EvaluateOptions {
   readonly samples?: number;
   /** Seed of the samplers. */
   readonly seed: number;
+  /** Called with every scored completion (lm-eval's `--log_samples`). */
+  readonly onSample?: (sample: LoggedSample) => void;
+}
+
+/** One scored completion, as logged to `cells/<key>.samples.jsonl`. */
+export interface LoggedSample {
+  /** The held-out set. */
+  readonly set: string;
+  /** The decoding (e.g. `greedy`, `t1`). */
+  readonly decoding: string;
+  /** Which of the decoding's samples (0 for greedy). */
+  readonly sample: number;
+  /** The item's id within its set. */
+  readonly id: string;
+  /** The generated text. */
+  readonly completion: string;
+  /** The item's reference answer. */
+  readonly reference: string;
+  /** The benchmark's score of the completion. */
+  readonly score: number;
 }
 
 /** A benchmark with its decoded params. */
@@ -86,7 +106,7 @@ function decodeSet(
             }),
         });
         for (const [i, example] of chunk.entries()) {
-          total += yield* Effect.try({
+          const score = yield* Effect.try({
             try: () => scorer.benchmark.score(example, generations[i]!.text, scorer.params),
             catch: (error) =>
               new PluginError({
@@ -96,6 +116,16 @@ function decodeSet(
                   }`,
                 plugin: scorer.benchmark.id,
               }),
+          });
+          total += score;
+          options.onSample?.({
+            set: set.name,
+            decoding: decoding.name,
+            sample: s,
+            id: example.id,
+            completion: generations[i]!.text,
+            reference: example.reference,
+            score,
           });
         }
       }

@@ -52,6 +52,27 @@ Deno.test("runExperiment() runs the grid, writes each cell, and a rerun resumes 
   assert.equal(cell.primaryKey, "addition-test/avg@2");
   const metrics = await Deno.readTextFile(`${out}/cells/${cell.key}.metrics.jsonl`);
   assert.equal(metrics.trim().split("\n").length, 5);
+  // Every scored completion is logged; their means are the cell's scores.
+  for (const c of first.cells) {
+    const samples = (await Deno.readTextFile(`${out}/cells/${c.key}.samples.jsonl`)).trim()
+      .split("\n").map((line) =>
+        JSON.parse(line) as { set: string; decoding: string; completion: string; score: number }
+      );
+    const sums = new Map<string, number[]>();
+    for (const s of samples) {
+      assert.equal(typeof s.completion, "string");
+      const key = `${s.set}/${s.decoding}`;
+      sums.set(key, [...(sums.get(key) ?? []), s.score]);
+    }
+    assert.deepEqual([...sums.keys()].sort(), Object.keys(c.scores).sort());
+    for (const [key, list] of sums) {
+      const mean = list.reduce((a, b) => a + b, 0) / list.length;
+      assert.ok(
+        Math.abs(mean - c.scores[key]!) < 1e-12,
+        `${c.key} ${key}: ${mean} vs ${c.scores[key]}`,
+      );
+    }
+  }
   // Remove one finished cell: the rerun redoes only that cell, with the same numbers.
   await Deno.remove(`${out}/cells/${first.cells[3]!.key}.json`);
   const second = await run(tiny, out);
