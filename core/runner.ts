@@ -301,9 +301,10 @@ const gib = 1024 ** 3;
 
 /**
  * Memory a worker process holds besides its cell's plan: Deno, tfjs, the wasm module and the
- * domain data (resident 0.55-0.7 GiB with the default and toy presets' cells, 2026-11-30).
+ * domain data, evaluation batches (resident up to 1.0 GiB with the default preset's cells,
+ * 2026-11-30).
  */
-const workerBytes = 0.75 * gib;
+const workerBytes = 1 * gib;
 
 /**
  * The bytes the workers of a parallel run may use together: `PROBSFT_WORKERS_MEMORY_MB` when
