@@ -35,6 +35,7 @@ import {
 } from "./transformer.ts";
 import { uniform } from "./random.ts";
 import { sha256Hex } from "../core/hash.ts";
+import { processAlive } from "../core/state_file.ts";
 
 /** What {@link pretrain} trains and how. */
 export interface PretrainOptions {
@@ -158,16 +159,6 @@ export function trainNextToken(
     optimizer.dispose();
   }
   return last;
-}
-
-function processAlive(pid: number): boolean {
-  if (Deno.build.os !== "linux") return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   encodeLine,
   messageMark,
   parentPidVariable,
+  readLines,
   toWire,
   type WorkerMessage,
   type WorkerSetup,
@@ -58,21 +59,14 @@ function dieWithParent(): void {
 function stdinLines(): () => Promise<string> {
   const queue: string[] = [];
   let wake: (() => void) | undefined;
-  void (async () => {
-    let rest = "";
-    for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      let cut: number;
-      while ((cut = rest.indexOf("\n")) >= 0) {
-        queue.push(rest.slice(0, cut));
-        rest = rest.slice(cut + 1);
-      }
-      wake?.();
-    }
+  void readLines(Deno.stdin.readable, (line) => {
+    queue.push(line);
+    wake?.();
+  }).finally(() => {
     // Checkpoints and results are written atomically: stopping mid-cell loses only the steps
     // since the last checkpoint.
     Deno.exit(0);
-  })();
+  });
   return async () => {
     while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
     return queue.shift()!;

@@ -84,6 +84,29 @@ function reviver(_key: string, value: unknown): unknown {
 }
 
 /**
+ * Calls `onLine` with each line of a byte stream (without its newline) until the stream ends.
+ *
+ * @param stream The stream (a process's stdout or stdin).
+ * @param onLine Receives each line.
+ * @returns When the stream has ended.
+ */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let cut: number;
+    while ((cut = rest.indexOf("\n")) >= 0) {
+      onLine(rest.slice(0, cut));
+      rest = rest.slice(cut + 1);
+    }
+  }
+  if (rest !== "") onLine(rest);
+}
+
+/**
  * One protocol line (without the mark), non-finite numbers kept.
  *
  * @param value The message.

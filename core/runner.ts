@@ -15,7 +15,7 @@ import type { ExperimentConfig } from "./config.ts";
 import { ConfigError, OutputError, type UnknownId, type UserError } from "./errors.ts";
 import { planCells, type PlannedCell } from "./plan.ts";
 import type { RegistryShape } from "./registry.ts";
-import { isTemporaryName, writeAtomic } from "./state_file.ts";
+import { isTemporaryName, processAlive, writeAtomic } from "./state_file.ts";
 import type { StepMetrics } from "./train.ts";
 import { scheduleCells } from "./_schedule.ts";
 import { type CellWorker, startWorker, type WorkerCommand } from "./worker_pool.ts";
@@ -107,15 +107,6 @@ function outputFailure(error: unknown): OutputError {
 /** Writes a file atomically, failing with an OutputError when it cannot be written. */
 function write(path: string, text: string): Effect.Effect<void, OutputError> {
   return Effect.tryPromise({ try: () => writeAtomic(path, text), catch: outputFailure });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return Deno.build.os !== "linux";
-  }
 }
 
 function acquireLock(out: string): Effect.Effect<string, ConfigError | OutputError> {

@@ -43,6 +43,23 @@ async function syncFolder(path: string): Promise<void> {
 }
 
 /**
+ * Whether a process is running, for lock files that hold their owner's process id: its
+ * `/proc` entry on Linux; elsewhere every process counts as alive (a lock is then never taken
+ * over, only waited for or removed by hand).
+ *
+ * @param pid The process id.
+ * @returns True unless the process is surely gone.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return Deno.build.os !== "linux";
+  }
+}
+
+/**
  * Writes atomically: to a temporary file beside `path`, fsync, then a rename over `path`.
  *
  * @param path The destination.

@@ -18,6 +18,7 @@ import {
   encodeLine,
   fromWire,
   messageMark,
+  readLines,
   type WorkerMessage,
   type WorkerSetup,
 } from "./_cell_protocol.ts";
@@ -67,22 +68,6 @@ export type StartFailure =
   | { readonly _tag: "Crashed"; readonly message: string };
 
 const encoder = new TextEncoder();
-
-async function eachLine(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let cut: number;
-    while ((cut = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, cut));
-      rest = rest.slice(cut + 1);
-    }
-  }
-  if (rest !== "") onLine(rest);
-}
 
 function describeExit(status: Deno.CommandStatus): string {
   return status.signal !== null
@@ -148,11 +133,11 @@ export async function startWorker(
         return settle({ _tag: "Defect", message: message.message });
     }
   };
-  const stdout = eachLine(child.stdout, (line) => {
+  const stdout = readLines(child.stdout, (line) => {
     if (!line.startsWith(messageMark)) return line.trim() === "" ? undefined : log(line);
     onMessage(decodeLine<WorkerMessage>(line.slice(messageMark.length)));
   }).catch(() => undefined);
-  const stderr = eachLine(child.stderr, (line) => {
+  const stderr = readLines(child.stderr, (line) => {
     if (line.trim() !== "") log(line);
   }).catch(() => undefined);
   let gone: string | undefined;
