@@ -2,12 +2,12 @@
  * `deno task experiment [--preset NAME|PATH] [--out DIR] [--backend NAME] [--plugin SPEC]…
  * [--jobs N] [--save-models] [--plan] [--cluster postgres://…] [path=value …]`: runs (or resumes)
  * an experiment grid and writes results, report and plots. `--jobs N` (or `PROBSFT_JOBS`; default
- * the number of cores) runs up to N independent cells at once, each in a worker process, with
- * the same results as `--jobs 1`, which runs them one after another in this process. With
- * `--save-models` (or `saveModels` in
- * the preset) each fine-tuned model as a Hugging Face folder in `OUT/models/`; `--plan` prints
- * the memory plan of each domain and backbone and exits. With `--cluster` its cells run on the
- * cluster's runners (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's
+ * the number of cores, 1 on a GPU backend) runs up to N independent cells at once, each in a
+ * worker process, with the same results as `--jobs 1`, which runs them one after another in this
+ * process. With `--save-models` (or `saveModels` in the preset) each fine-tuned model is written
+ * as a Hugging Face folder in `OUT/models/`; `--plan` prints the memory plan of each domain and
+ * backbone and exits. With `--cluster` its cells run on the cluster's runners
+ * (`deno task experiment collect --out DIR --cluster URL` gathers a sweep's
  * results later). With no arguments it runs the `default` preset: the capability continuum in
  * miniature.
  *
@@ -94,12 +94,16 @@ function workerCommand(): { command: string; args: string[] } {
   };
 }
 
-/** `--jobs`, else `PROBSFT_JOBS`, else the number of cores: a whole number of at least 1. */
-function jobsOf(flag: string | undefined): Effect.Effect<number, ConfigError> {
+/**
+ * `--jobs`, else `PROBSFT_JOBS`, else the number of cores (1 on a GPU backend, whose memory the
+ * memory budget does not see): a whole number of at least 1.
+ */
+function jobsOf(flag: string | undefined, backend: string): Effect.Effect<number, ConfigError> {
   const text = flag ?? Deno.env.get("PROBSFT_JOBS");
   const where = flag !== undefined ? "--jobs" : "PROBSFT_JOBS";
+  const gpu = backend === "webgpu" || backend === "tensorflow";
   return Effect.flatMap(
-    numberFlag("experiment", "jobs", text, navigator.hardwareConcurrency ?? 1),
+    numberFlag("experiment", "jobs", text, gpu ? 1 : navigator.hardwareConcurrency ?? 1),
     (jobs) =>
       Number.isInteger(jobs) && jobs >= 1 ? Effect.succeed(jobs) : Effect.fail(
         new ConfigError({
@@ -140,7 +144,7 @@ export const experimentCommand: Command = (args) =>
       return yield* printPlans(config, source, registry, backend, (line) => console.log(line));
     }
     const out = values.out ?? `runs/${timestamp()}-${name}`;
-    const jobs = yield* jobsOf(values.jobs);
+    const jobs = yield* jobsOf(values.jobs, values.backend ?? config.backend ?? defaultBackend);
     yield* useBackend(values.backend ?? config.backend ?? defaultBackend);
     const registry = yield* registryWith([...(config.plugins ?? []), ...(values.plugin ?? [])]);
     const progress = consoleProgress(name);
