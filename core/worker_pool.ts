@@ -135,7 +135,15 @@ export async function startWorker(
   };
   const stdout = readLines(child.stdout, (line) => {
     if (!line.startsWith(messageMark)) return line.trim() === "" ? undefined : log(line);
-    onMessage(decodeLine<WorkerMessage>(line.slice(messageMark.length)));
+    let message: WorkerMessage;
+    try {
+      message = decodeLine<WorkerMessage>(line.slice(messageMark.length));
+    } catch {
+      return log(
+        `cell worker (process ${child.pid}) wrote an unreadable line: ${line.slice(0, 200)}`,
+      );
+    }
+    onMessage(message);
   }).catch(() => undefined);
   const stderr = readLines(child.stderr, (line) => {
     if (line.trim() !== "") log(line);
