@@ -18,17 +18,34 @@
  *
  * @module
  */
-import {
-  CancellationError,
-  ComputeEngine,
-  type Expression as BoxedExpression,
-} from "@cortex-js/compute-engine";
+import type { ComputeEngine, Expression as BoxedExpression } from "@cortex-js/compute-engine";
+
+/**
+ * The library, loaded once. It reads environment variables as it loads, so in a Deno process
+ * without `--allow-env` (a library user's script with no permissions) it cannot: math answers are
+ * then compared without the CAS (numbers, normal forms), and one line says so.
+ */
+let loadFailure = "";
+const library = await import("@cortex-js/compute-engine").catch((error: unknown) => {
+  loadFailure = String((error as Error)?.message ?? error).split("\n")[0]!;
+  return null;
+});
+
+/** Says once, when a comparison first needs it, that the CAS is unavailable. */
+function noteMissingLibrary(): void {
+  if (loadFailure === "") return;
+  console.error(
+    `probsft: the math grader's computer-algebra system could not load (${loadFailure}); math answers are compared without it (run with --allow-env for symbolic equivalence)`,
+  );
+  loadFailure = "";
+}
 
 let engine: ComputeEngine | null = null;
 
-/** The shared engine, made on first use (about 0.1 s). */
+/** The shared engine, made on first use (about 0.1 s); throws when the library did not load. */
 function ce(): ComputeEngine {
-  engine ??= new ComputeEngine();
+  if (library === null) throw new Error("the computer-algebra system is not loaded");
+  engine ??= new library.ComputeEngine();
   return engine;
 }
 
@@ -61,12 +78,25 @@ export function checkTimeBound(): void {
 export function withTimeBound<T>(ms: number, fallback: T, body: () => T): T {
   const outer = deadline;
   deadline = Math.min(outer, performance.now() + ms);
+  if (library === null) {
+    noteMissingLibrary();
+    try {
+      return body();
+    } catch (error) {
+      if (error instanceof TimeBoundExceeded) return fallback;
+      throw error;
+    } finally {
+      deadline = outer;
+    }
+  }
   const engine = ce();
   engine.pushScope();
   try {
     return engine.withTimeLimit(ms, body as () => T extends Promise<unknown> ? never : T);
   } catch (error) {
-    if (error instanceof TimeBoundExceeded || error instanceof CancellationError) return fallback;
+    if (error instanceof TimeBoundExceeded || error instanceof library.CancellationError) {
+      return fallback;
+    }
     throw error;
   } finally {
     engine.popScope();
