@@ -53,7 +53,10 @@ Deno.test("deno task probe --json: an unpretrained model is model-weak; wasm (±
     // The text form says the same.
     const text = await runTask(args.filter((a) => a !== "--json"));
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /likelihood estimate \(Eq\. 5, mean p, targets not forced\): 0\.0\d{3}/);
+    assert.match(
+      text.stdout,
+      /likelihood estimate \(Eq\. 5, mean p, targets not forced\): 0\.0\d{3}/,
+    );
     assert.match(text.stdout, /continuum position: model-weak/);
     assert.match(text.stdout, /recommended objectives: neg-log-prob/);
   } finally {
