@@ -125,6 +125,17 @@ Deno.test({
     try {
       const ports = await Promise.all(runners.map(waitForPort));
       assert.notEqual(ports[0], ports[1]);
+      // Both registered with the cluster before the sweep is placed.
+      const deadline = Date.now() + 60_000;
+      while (true) {
+        const rows = await withDatabase(
+          url,
+          "SELECT count(*) AS n FROM cluster_runners WHERE healthy",
+        ).catch(() => [{ n: "0" }]) as Array<{ n: string }>;
+        if (Number(rows[0]?.n) >= 2) break;
+        assert.ok(Date.now() < deadline, `the runners did not both register:\n${logs()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       // A third one asked for a port in use says so in one line.
       const clash = await runTask([
         "runner",
