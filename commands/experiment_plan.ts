@@ -11,9 +11,8 @@
  */
 import { Effect } from "effect";
 import type { ExperimentConfig } from "../core/config.ts";
-import { defaultChunkPositions } from "../core/batch_loss.ts";
 import type { UserError } from "../core/errors.ts";
-import { describePlan, type Footprint, footprintOf, memoryPlan } from "../core/memory_plan.ts";
+import { describePlan, type Footprint, footprintOf, trainingPlan } from "../core/memory_plan.ts";
 import { planCells, type PlannedCell } from "../core/plan.ts";
 import type { RegistryShape } from "../core/registry.ts";
 import { encodePairs } from "../core/sft_batches.ts";
@@ -96,15 +95,7 @@ export function printPlans(
       const { footprint, time, timeSource } = sized.success;
       const train = cell.train;
       const rows = Math.min(train.microBatchSize ?? train.batchSize, train.batchSize);
-      const plan = memoryPlan(footprint, {
-        rows,
-        time,
-        accumulating: rows < train.batchSize,
-        chunkPositions: train.lossChunkPositions ??
-          defaultChunkPositions(rows * time, footprint.vocabSize),
-        backend,
-        recompute: train.recompute ?? false,
-      });
+      const plan = trainingPlan(footprint, train, time, backend);
       const verdict = !Number.isFinite(plan.limit)
         ? "limit unknown"
         : plan.total <= plan.limit

@@ -23,13 +23,12 @@ import type { DomainData, LanguageModel } from "./plugin.ts";
 import { baseStatistics, probe, type ProbeResult } from "./probe.ts";
 import type { RegistryShape } from "./registry.ts";
 import { type EncodedPair, encodePairs, supervisedShare } from "./sft_batches.ts";
-import { defaultChunkPositions } from "./batch_loss.ts";
 import {
   checkPlan,
   describePlan,
   footprintOf,
   type MemoryPlan,
-  memoryPlan,
+  trainingPlan,
 } from "./memory_plan.ts";
 import { loadState, writeAtomic } from "./state_file.ts";
 import { type StepMetrics, train, type TrainSettings } from "./train.ts";
@@ -346,17 +345,8 @@ function planOf(
   model: LanguageModel,
   pairs: ReadonlyArray<EncodedPair>,
 ): MemoryPlan {
-  const rows = Math.min(cell.train.microBatchSize ?? cell.train.batchSize, cell.train.batchSize);
   const time = Math.max(1, ...pairs.map((p) => p.ids.length - 1));
-  return memoryPlan(footprintOf(model), {
-    rows,
-    time,
-    accumulating: rows < cell.train.batchSize,
-    chunkPositions: cell.train.lossChunkPositions ??
-      defaultChunkPositions(rows * time, model.vocabSize),
-    backend: tf.getBackend(),
-    recompute: cell.train.recompute ?? false,
-  });
+  return trainingPlan(footprintOf(model), cell.train, time, tf.getBackend());
 }
 
 function checkpointFailure(error: unknown): CheckpointError {

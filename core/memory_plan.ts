@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { defaultChunkPositions } from "./batch_loss.ts";
 import { ConfigError } from "./errors.ts";
 import type { Footprint, LanguageModel, Recompute } from "./plugin.ts";
 
@@ -105,6 +106,46 @@ export function backendLimitBytes(backend: string): number {
     }
   }
   return Infinity;
+}
+
+/** The settings of a training run that its memory plan reads (a cell's or a preset's `train`). */
+export interface PlannedTraining {
+  /** Sequences per optimizer step. */
+  readonly batchSize: number;
+  /** Sequences per micro-batch (the whole batch when unset). */
+  readonly microBatchSize?: number;
+  /** Positions per loss chunk (automatic when unset). */
+  readonly lossChunkPositions?: number;
+  /** Which blocks recompute their activations. */
+  readonly recompute?: Recompute;
+}
+
+/**
+ * The memory plan of a training run: micro-batches of `microBatchSize` rows (accumulated when
+ * smaller than the batch) of `time` positions, the loss chunked as the training step chunks it.
+ *
+ * @param model The model's footprint.
+ * @param train The run's batch, micro-batch, chunk and recomputation settings.
+ * @param time Positions per row (the longest sequence).
+ * @param backend The tensor backend's name.
+ * @returns The plan.
+ */
+export function trainingPlan(
+  model: Footprint,
+  train: PlannedTraining,
+  time: number,
+  backend: string,
+): MemoryPlan {
+  const rows = Math.min(train.microBatchSize ?? train.batchSize, train.batchSize);
+  return memoryPlan(model, {
+    rows,
+    time,
+    accumulating: rows < train.batchSize,
+    chunkPositions: train.lossChunkPositions ??
+      defaultChunkPositions(rows * time, model.vocabSize),
+    backend,
+    recompute: train.recompute ?? false,
+  });
 }
 
 /**

@@ -20,8 +20,7 @@ import type { StepMetrics } from "./train.ts";
 import { scheduleCells } from "./_schedule.ts";
 import { type CellWorker, startWorker, type WorkerCommand } from "./worker_pool.ts";
 import { parentPidVariable } from "./_cell_protocol.ts";
-import { defaultChunkPositions } from "./batch_loss.ts";
-import { memoryPlan } from "./memory_plan.ts";
+import { trainingPlan } from "./memory_plan.ts";
 
 export type { CellResult, PartRecord } from "./cell.ts";
 
@@ -327,20 +326,9 @@ function knownPlans(
       );
       if (sized._tag === "Failure") continue;
       const footprint = sized.success;
-      const train = cell.train;
-      const rows = Math.min(train.microBatchSize ?? train.batchSize, train.batchSize);
-      const time = footprint.contextLength;
       plans.set(
         cell.group,
-        memoryPlan(footprint, {
-          rows,
-          time,
-          accumulating: rows < train.batchSize,
-          chunkPositions: train.lossChunkPositions ??
-            defaultChunkPositions(rows * time, footprint.vocabSize),
-          backend,
-          recompute: train.recompute ?? false,
-        }).total,
+        trainingPlan(footprint, cell.train, footprint.contextLength, backend).total,
       );
     }
     return plans;
