@@ -72,6 +72,33 @@ Deno.test("README library example with no permissions falls back to cpu with a o
   assert.ok(!result.stderr.includes("    at "), "no stack trace");
 });
 
+Deno.test("the benchmarks entry's math grader with no permissions: the CAS cannot load, numbers still compare, one note", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "probsft-library-" });
+  try {
+    const entry = new URL("../../benchmarks/mod.ts", import.meta.url).href;
+    const file = `${dir}/grade.ts`;
+    await Deno.writeTextFile(
+      file,
+      `import { extractMathAnswer, mathAnswersEqual } from ${JSON.stringify(entry)};
+console.log(JSON.stringify([
+  mathAnswersEqual(extractMathAnswer("so \\\\boxed{0.5}") ?? "", "0.5"),
+  mathAnswersEqual("100001", "100000"),
+  mathAnswersEqual("x^2+2x+1", "(x+1)^2"),
+]));
+`,
+    );
+    const result = await runDeno(["run", "--config", `${repoRoot}deno.json`, file], {}, dir);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), [true, false, false]);
+    const lines = result.stderr.trim().split("\n").filter((l) => l.includes("computer-algebra"));
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, /^probsft: the math grader's computer-algebra system could not load/);
+    assert.ok(!result.stderr.includes("    at "), "no stack trace");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("every library entry works with no set-up call: backbones' loadHf, generate and saveHf", async () => {
   const dir = await Deno.makeTempDir({ prefix: "probsft-library-" });
   try {
