@@ -68,6 +68,7 @@ import { normals, uniform } from "./random.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { SymbolTokenizer } from "./tokenizer.ts";
 import { sha256Hex } from "../core/hash.ts";
+import { makeCacheFolder } from "./pretrain.ts";
 
 /** Params of {@link linearSoftmaxBackbone}. */
 export interface LinearSoftmaxParams {
@@ -620,14 +621,9 @@ function buildLinear(
       } s, loss ${loss.toFixed(4)}`,
     );
     const [w, b] = model.variables as [tf.Variable, tf.Variable];
-    yield* Effect.tryPromise({
-      try: () => Deno.mkdir(context.cacheDir, { recursive: true }),
-      catch: (error) =>
-        new CheckpointError({
-          message: `Cannot create cache folder ${context.cacheDir}: ${(error as Error).message}`,
-          file: context.cacheDir,
-        }),
-    }).pipe(Effect.tapError(() => Effect.sync(() => model.dispose())));
+    yield* makeCacheFolder(context.cacheDir).pipe(
+      Effect.tapError(() => Effect.sync(() => model.dispose())),
+    );
     yield* writeSafetensors(
       path,
       new Map([

@@ -208,6 +208,23 @@ function lockEntry(
 }
 
 /**
+ * Creates the pretrained-backbone cache folder (and its parents) if it is missing.
+ *
+ * @param dir The cache folder.
+ * @returns Nothing; a CheckpointError naming the folder when it cannot be created.
+ */
+export function makeCacheFolder(dir: string): Effect.Effect<void, CheckpointError> {
+  return Effect.tryPromise({
+    try: () => Deno.mkdir(dir, { recursive: true }),
+    catch: (error) =>
+      new CheckpointError({
+        message: `Cannot create cache folder ${dir}: ${(error as Error).message}`,
+        file: dir,
+      }),
+  });
+}
+
+/**
  * A tiny transformer pretrained for `options.steps` steps on the domain's prior corpus, from the
  * cache when an identical run was done before.
  *
@@ -274,14 +291,7 @@ export function pretrain(
       });
     });
     if (yield* Effect.promise(() => exists(path))) return yield* cached;
-    yield* Effect.tryPromise({
-      try: () => Deno.mkdir(context.cacheDir, { recursive: true }),
-      catch: (error) =>
-        new CheckpointError({
-          message: `Cannot create cache folder ${context.cacheDir}: ${(error as Error).message}`,
-          file: context.cacheDir,
-        }),
-    });
+    yield* makeCacheFolder(context.cacheDir);
     // One process pretrains a given backbone at a time (parallel cells, runners sharing a
     // cache); the others wait for its checkpoint and read it.
     return yield* Effect.acquireUseRelease(

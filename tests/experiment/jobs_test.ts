@@ -79,6 +79,27 @@ function listing(path: string): string[] {
   }
 }
 
+/**
+ * Waits (up to 120 s) until the run's first checkpoint is on disk, and lists its workers then.
+ *
+ * @param run The `--jobs 2` experiment.
+ * @param out Its output folder.
+ * @returns Whether a checkpoint appeared, and the workers' process ids at that moment.
+ */
+async function workersAtCheckpoint(
+  run: Deno.ChildProcess,
+  out: string,
+): Promise<{ checkpointed: boolean; workers: number[] }> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (listing(`${out}/cells`).some((n) => n.endsWith(".checkpoint"))) {
+      return { checkpointed: true, workers: workersOf(run.pid) };
+    }
+  }
+  return { checkpointed: false, workers: workersOf(run.pid) };
+}
+
 Deno.test("--jobs 2 writes the same results as --jobs 1, and every cell's file", async () => {
   const dir = await Deno.makeTempDir();
   const presetPath = `${dir}/preset.json`;
@@ -107,15 +128,7 @@ Deno.test({
     await finish(experiment(presetPath, `${dir}/whole`, 1));
 
     const killed = experiment(presetPath, `${dir}/killed`, 2);
-    const deadline = Date.now() + 120_000;
-    let workers: number[] = [];
-    let checkpointed = false;
-    while (!checkpointed && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      const names = listing(`${dir}/killed/cells`);
-      checkpointed = names.some((n) => n.endsWith(".checkpoint"));
-      if (checkpointed) workers = workersOf(killed.pid);
-    }
+    const { checkpointed, workers } = await workersAtCheckpoint(killed, `${dir}/killed`);
     assert.ok(checkpointed, "the run was killed after a checkpoint");
     assert.equal(workers.length, 2, `two workers of process ${killed.pid}`);
     killed.kill("SIGKILL");
@@ -139,13 +152,7 @@ Deno.test({
     await Deno.writeTextFile(presetPath, JSON.stringify(preset));
     await finish(experiment(presetPath, `${dir}/whole`, 1));
     const run = experiment(presetPath, `${dir}/out`, 2);
-    const deadline = Date.now() + 120_000;
-    let workers: number[] = [];
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      workers = workersOf(run.pid);
-      if (listing(`${dir}/out/cells`).some((n) => n.endsWith(".checkpoint"))) break;
-    }
+    const { workers } = await workersAtCheckpoint(run, `${dir}/out`);
     assert.equal(workers.length, 2, "two workers started");
     Deno.kill(workers[0]!, "SIGKILL");
     const { code, stderr } = await run.output();
