@@ -18,7 +18,7 @@ import type {
   ParamsSchema,
 } from "../core/plugin.ts";
 import { loadHf, readHfConfig } from "./hf.ts";
-import { pretrain } from "./pretrain.ts";
+import { pretrain, type PretrainOptions } from "./pretrain.ts";
 import { SymbolTokenizer } from "./tokenizer.ts";
 import {
   type ConfigOverrides,
@@ -168,6 +168,30 @@ const pretrainedParams: ParamsSchema<PretrainedParams> = Schema.Struct({
   seqLen: positiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(64))),
 });
 
+/**
+ * The pretraining options of a `pretrained` backbone's params (a `transformer` backbone's are the
+ * same with 0 steps).
+ *
+ * @param params The decoded params (`steps`, `lr`, `batchSize`, `seqLen` default to the
+ *   schema's defaults when absent).
+ * @param seed The base seed.
+ * @returns The options {@link pretrain} is called with.
+ */
+export function pretrainOptionsOf(
+  params: SizeParams & Partial<PretrainedParams>,
+  seed: number,
+): PretrainOptions {
+  return {
+    family: params.family,
+    overrides: overridesOf(params),
+    steps: params.steps ?? 0,
+    lr: params.lr ?? 1e-3,
+    batchSize: params.batchSize ?? 32,
+    seqLen: params.seqLen ?? 64,
+    seed,
+  };
+}
+
 /** A tiny transformer pretrained on the domain's prior corpus (cached by content hash). */
 export const pretrainedBackbone: Backbone<PretrainedParams> = {
   id: "pretrained",
@@ -184,15 +208,7 @@ export const pretrainedBackbone: Backbone<PretrainedParams> = {
           plugin: "pretrained",
         });
       }
-      return yield* pretrain(context.domain, {
-        family: params.family,
-        overrides: overridesOf(params),
-        steps: params.steps,
-        lr: params.lr,
-        batchSize: params.batchSize,
-        seqLen: params.seqLen,
-        seed: context.seed,
-      }, context);
+      return yield* pretrain(context.domain, pretrainOptionsOf(params, context.seed), context);
     }),
 };
 

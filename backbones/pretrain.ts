@@ -95,6 +95,62 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * The learning rate of a pretraining step: cosine with linear warm-up over `options.steps`
+ * (warm-up share `options.warmupRatio`, default 0.05).
+ *
+ * @param step The 0-based step.
+ * @param options Steps, peak learning rate and warm-up share.
+ * @returns The learning rate.
+ */
+export function pretrainLearningRate(
+  step: number,
+  options: Pick<PretrainOptions, "steps" | "lr" | "warmupRatio">,
+): number {
+  return cosineLearningRate(step, {
+    peak: options.lr,
+    totalSteps: options.steps,
+    warmupRatio: options.warmupRatio ?? 0.05,
+  });
+}
+
+/**
+ * The documents of a prior corpus as pretraining reads them: `<bos> symbols… <eos>`, cut to
+ * `seqLen + 1` tokens.
+ *
+ * @param corpus The prior corpus.
+ * @param tokenizer The symbol tokenizer.
+ * @param seqLen The longest training sequence.
+ * @returns Token ids per document.
+ */
+export function pretrainDocuments(
+  corpus: ReadonlyArray<string>,
+  tokenizer: SymbolTokenizer,
+  seqLen: number,
+): number[][] {
+  return corpus.map((text) =>
+    [tokenizer.bosId, ...tokenizer.encode(text), tokenizer.eosId].slice(0, seqLen + 1)
+  );
+}
+
+/**
+ * The documents of each pretraining step, by index: `batchSize` draws with replacement per step
+ * from a generator seeded by `options.seed` (the order {@link trainNextToken} trains in).
+ *
+ * @param documents How many documents there are.
+ * @param options Steps, batch size and seed.
+ * @returns Per step, the document indices of its batch, lazily.
+ */
+export function* pretrainRows(
+  documents: number,
+  options: Pick<PretrainOptions, "steps" | "batchSize" | "seed">,
+): Generator<number[]> {
+  const next = uniform(options.seed + 7919);
+  for (let step = 0; step < options.steps; step++) {
+    yield Array.from({ length: options.batchSize }, () => Math.floor(next() * documents));
+  }
+}
+
+/**
  * One pretraining run of next-token NLL (no caching).
  *
  * @param model The model to train in place.
@@ -109,17 +165,14 @@ export function trainNextToken(
   options: PretrainOptions,
   log: (line: string) => void,
 ): number {
-  const next = uniform(options.seed + 7919);
+  const order = pretrainRows(documents.length, options);
   const optimizer = new AdamW(model.variables, { weightDecay: options.weightDecay ?? 0.01 });
   const pad = model.tokenizer.padId;
   const every = Math.max(1, Math.floor(options.steps / 10));
   let last = NaN;
   try {
     for (let step = 0; step < options.steps; step++) {
-      const rows = Array.from(
-        { length: options.batchSize },
-        () => documents[Math.floor(next() * documents.length)]!,
-      );
+      const rows = (order.next().value as number[]).map((i) => documents[i]!);
       const width = Math.max(...rows.map((r) => r.length)) - 1;
       const inputs = rows.map((r) =>
         Array.from({ length: width }, (_, t) => (t < r.length - 1 ? r[t]! : pad))
@@ -130,11 +183,7 @@ export function trainNextToken(
       const mask = rows.map((r) =>
         Array.from({ length: width }, (_, t) => (t < r.length - 1 ? 1 : 0))
       );
-      const lr = cosineLearningRate(step, {
-        peak: options.lr,
-        totalSteps: options.steps,
-        warmupRatio: options.warmupRatio ?? 0.05,
-      });
+      const lr = pretrainLearningRate(step, options);
       const report = step % every === 0 || step === options.steps - 1;
       tf.tidy(() => {
         const x = tf.tensor2d(inputs, [rows.length, width], "int32");
@@ -315,9 +364,7 @@ function train(
   path: string,
 ): Effect.Effect<Transformer, CheckpointError> {
   return Effect.gen(function* () {
-    const documents = domain.priorCorpus.map((text) =>
-      [tokenizer.bosId, ...tokenizer.encode(text), tokenizer.eosId].slice(0, options.seqLen + 1)
-    );
+    const documents = pretrainDocuments(domain.priorCorpus, tokenizer, options.seqLen);
     const model = new Transformer(config, { tokenizer, seed: options.seed });
     context.log(
       `pretrain: ${options.steps} steps on ${documents.length} documents (cache miss ${path})`,

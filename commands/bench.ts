@@ -7,6 +7,8 @@
  * in a child process and prints ours/PyTorch ratios. The larger sizes (`27m`, `gpt2-small`,
  * `gpt2-medium`) time optimizer steps only (`commands/bench_size.ts`). Without `--backend` the
  * backend follows the size (`backendFor`): wasm while the model fits its heap, else cpu-blas.
+ * `--experiment [--preset NAME] [--vs-torch] [--jobs N]` times a whole experiment against its
+ * PyTorch twin instead (`commands/bench_experiment.ts`).
  *
  * @module
  */
@@ -45,6 +47,7 @@ import {
 import { measureSize, printSizeReport } from "./bench_size.ts";
 import { type Command, numberFlag, parseFlags } from "./flags.ts";
 import { TorchPeer } from "./_torch_peer.ts";
+import { benchExperiment } from "./bench_experiment.ts";
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -338,7 +341,7 @@ function chooseBackend(
  */
 export const benchCommand: Command = (args) =>
   Effect.gen(function* () {
-    const { values } = yield* parseFlags("bench", args, {
+    const { values, positionals } = yield* parseFlags("bench", args, {
       json: { type: "boolean" },
       "vs-torch": { type: "boolean" },
       steps: { type: "string" },
@@ -348,7 +351,43 @@ export const benchCommand: Command = (args) =>
       "micro-batch": { type: "string" },
       recompute: { type: "boolean" },
       "recompute-blocks": { type: "string" },
+      experiment: { type: "boolean" },
+      preset: { type: "string" },
+      out: { type: "string" },
+      jobs: { type: "string" },
+      "torch-threads": { type: "string" },
     });
+    if (values.experiment === true) {
+      const jobs = values.jobs === undefined
+        ? undefined
+        : yield* numberFlag("bench", "jobs", values.jobs, 1);
+      const threads = yield* numberFlag("bench", "torch-threads", values["torch-threads"], 1);
+      for (const [flag, n] of [["jobs", jobs ?? 1], ["torch-threads", threads]] as const) {
+        if (!Number.isInteger(n) || n < 1) {
+          return yield* new ConfigError({
+            message: `bench: --${flag} must be a whole number of at least 1, got ${n}`,
+            where: "command line",
+          });
+        }
+      }
+      return yield* benchExperiment({
+        preset: values.preset ?? "default",
+        overrides: positionals,
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        ...(jobs !== undefined ? { jobs } : {}),
+        vsTorch: values["vs-torch"] === true,
+        json: values.json === true,
+        torchThreads: threads,
+      });
+    }
+    for (const flag of ["preset", "out", "jobs", "torch-threads"] as const) {
+      if (values[flag] !== undefined) {
+        return yield* new ConfigError({
+          message: `bench: --${flag} applies to --experiment only`,
+          where: "command line",
+        });
+      }
+    }
     const sizeName = values.size ?? "reference";
     if (!sizeNames.includes(sizeName as BenchSize)) {
       return yield* new ConfigError({
