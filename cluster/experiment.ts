@@ -41,9 +41,11 @@ export function clusterExperiment(
       out: options.out,
       registry: options.registry,
       log: (line) => options.progress.log(line),
-      onCell: (results) => writeReport(options.out, results, options.name),
+      onCell: (results) => writeReport(options.out, results, options.name, options.config.figures),
     });
-    yield* Effect.promise(() => writeReport(options.out, results, options.name));
+    yield* Effect.promise(() =>
+      writeReport(options.out, results, options.name, options.config.figures)
+    );
     const minutes = ((performance.now() - started) / 60000).toFixed(1);
     options.progress.log(
       `${options.name}: ${results.cells.length} cells finished, ${results.failures.length} failed, in ${minutes} min; report: ${options.out}/report.md`,

@@ -22,6 +22,7 @@ import {
 } from "../core/config.ts";
 import { equivalentPairs, type LabelledObjective } from "../core/equivalence.ts";
 import { ConfigError } from "../core/errors.ts";
+import { checkFigures } from "../core/figure.ts";
 import { writeReport } from "../core/report.ts";
 import { runExperiment } from "../core/runner.ts";
 import { defaultBackend, useBackend } from "../core/backend/mod.ts";
@@ -68,6 +69,8 @@ export function loadPreset(
     });
     const overridden = yield* applyOverrides(raw, overrides);
     const config = yield* decodeExperiment(overridden, source);
+    const figureError = checkFigures(config, source);
+    if (figureError) return yield* figureError;
     return { config, source };
   });
 }
@@ -187,7 +190,7 @@ export const experimentCommand: Command = (args) =>
       cacheDir: values.cache ?? ".cache/probsft",
       registry,
       progress,
-      onCell: (results) => writeReport(out, results, name),
+      onCell: (results) => writeReport(out, results, name, config.figures),
       jobs,
       worker: {
         ...workerCommand(),
@@ -195,7 +198,7 @@ export const experimentCommand: Command = (args) =>
         backend: values.backend ?? config.backend ?? defaultBackend,
       },
     });
-    yield* Effect.promise(() => writeReport(out, results, name));
+    yield* Effect.promise(() => writeReport(out, results, name, config.figures));
     const minutes = ((performance.now() - started) / 60000).toFixed(1);
     progress.log(
       `${name}: ${results.cells.length} cells finished, ${results.failures.length} failed, in ${minutes} min; report: ${out}/report.md`,

@@ -46,6 +46,42 @@ const EvaluationFields = Schema.Struct({
   samples: Schema.optionalKey(positiveInt),
 });
 
+/** The roots a figure's field path may start from: the fields of a finished cell's record. */
+const figureRoots = [
+  "domain",
+  "backbone",
+  "objective",
+  "seed",
+  "baseSeed",
+  "probe",
+  "meanPAfter",
+  "primary",
+  "scores",
+] as const;
+
+const FieldPath = Schema.String.check(
+  Schema.isPattern(new RegExp(`^(${figureRoots.join("|")})(\\.[^.]+)*$`), {
+    expected: `a field path of a cell record starting with one of ${figureRoots.join(", ")}`,
+  }),
+);
+
+const FigureSchema = Schema.Struct({
+  title: Schema.String,
+  file: Schema.String.check(
+    Schema.isPattern(/^(?!continuum\.svg$|likelihood\.svg$|curves-)[a-z0-9][a-z0-9-]*\.svg$/, {
+      expected:
+        "a file name such as alpha-sweep.svg (lower case, digits and dashes; not continuum.svg, likelihood.svg or curves-*)",
+    }),
+  ),
+  x: FieldPath,
+  y: Schema.optionalKey(FieldPath),
+  series: Schema.optionalKey(Schema.Array(FieldPath).check(Schema.isMinLength(1))),
+  objectives: Schema.optionalKey(Schema.Array(Schema.String).check(Schema.isMinLength(1))),
+  xLabel: Schema.optionalKey(Schema.String),
+  yLabel: Schema.optionalKey(Schema.String),
+  xLog: Schema.optionalKey(Schema.Boolean),
+});
+
 const DomainEntry = Schema.Struct({
   ...choiceFields,
   backbones: Schema.optionalKey(Schema.Array(Choice)),
@@ -71,6 +107,7 @@ const ExperimentSchema = Schema.Struct({
   saveModels: Schema.optionalKey(Schema.Boolean),
   seedsVaryBaseModel: Schema.optionalKey(Schema.Boolean),
   probe: Schema.optionalKey(Schema.Struct({ samplePairs: Schema.optionalKey(positiveInt) })),
+  figures: Schema.optionalKey(Schema.Array(FigureSchema)),
 });
 
 /** A part chosen in a preset, with an optional display label. */
@@ -188,6 +225,40 @@ export interface ExperimentConfig {
   readonly seedsVaryBaseModel?: boolean;
   /** How the capability probe reads the SFT set. */
   readonly probe?: ProbeConfig;
+  /** The preset's own figures: a table in report.md and an SVG plot each (core/figure.ts). */
+  readonly figures?: ReadonlyArray<FigureConfig>;
+}
+
+/**
+ * One figure of a preset: a table (one row per series, one column per x value) in `report.md`
+ * and a line plot `OUT/<file>` of the same numbers. Its points are the rows of the experiment's
+ * tables (the cells that share domain, backbone and objective, over seeds): x is read from each
+ * cell's record at the path `x` (numbers are averaged over seeds, other values are categories);
+ * y at `y`, as mean ± sample std over seeds. A point whose record has no value at `x` (the base
+ * row, or NLL in an α sweep) is a reference: a dashed horizontal line in the plot and a column of
+ * its own in the table. Paths are dot paths into a cell record of `results.json`, e.g.
+ * `objective.params.alpha`, `objective.params.tau.percentile`, `backbone.params.steps`,
+ * `probe.meanP`, `meanPAfter`, `scores.test/greedy`.
+ */
+export interface FigureConfig {
+  /** Caption: the table's heading and the plot's title (e.g. "Fig. 6 left: the α sweep"). */
+  readonly title: string;
+  /** The SVG's file name in the output folder (lower case, digits, dashes, `.svg`). */
+  readonly file: string;
+  /** The path of the horizontal value in a cell record. */
+  readonly x: string;
+  /** The path of the plotted value. @default "primary" */
+  readonly y?: string;
+  /** The paths whose values, joined, name a line (a table row). @default ["objective.label"] */
+  readonly series?: ReadonlyArray<string>;
+  /** Only the rows of these objective labels ("base" for the base model). @default all */
+  readonly objectives?: ReadonlyArray<string>;
+  /** Horizontal axis label. @default the x path */
+  readonly xLabel?: string;
+  /** Vertical axis label. @default the y path */
+  readonly yLabel?: string;
+  /** Logarithmic horizontal axis (numeric x only). @default false */
+  readonly xLog?: boolean;
 }
 
 /** How the capability probe reads the SFT set. */

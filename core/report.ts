@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { FigureConfig } from "./config.ts";
+import { figureData, figurePlot, figureTable, rowsAreObjectives } from "./figure.ts";
 import { knifeEdgeMargin, type ProbeResult, regimeThresholds } from "./probe.ts";
 import type { CellResult, ExperimentResults } from "./runner.ts";
 import { type WelchTest, welchTest } from "./stats.ts";
@@ -314,9 +316,14 @@ function comparisonTable(results: ExperimentResults): string {
  *
  * @param results The results.
  * @param title The experiment name.
+ * @param figures The preset's own figures (core/figure.ts): a section each, after the tables.
  * @returns Markdown text.
  */
-export function renderReport(results: ExperimentResults, title: string): string {
+export function renderReport(
+  results: ExperimentResults,
+  title: string,
+  figures: ReadonlyArray<FigureConfig> = [],
+): string {
   const groups = groupsOf(results.cells);
   const parts = [
     `# ${title}`,
@@ -332,6 +339,32 @@ export function renderReport(results: ExperimentResults, title: string): string 
   ];
   for (const group of groups) {
     parts.push(`## ${group.domain} — ${group.backbone}`, "", table(group), "");
+  }
+  for (const figure of figures) {
+    const data = figureData(figure, results.cells);
+    parts.push(
+      `## ${figure.title}`,
+      "",
+      `Plot: \`${figure.file}\`. Rows: ${
+        (figure.series ?? ["objective.label"]).map((p) => `\`${p}\``).join(" · ")
+      }; columns: \`${figure.x}\`${
+        data.columns.length > data.columns.filter((c) =>
+            data.entries.some((e) => e.column === c && e.x !== undefined)
+          ).length
+          ? " (then the rows that have none, as references: dashed lines in the plot)"
+          : ""
+      }; values: \`${figure.y ?? "primary"}\`${
+        data.percent ? " in %" : ""
+      }, mean ± std over seeds where there are several; ${
+        rowsAreObjectives(figure)
+          ? "the highest of each column in bold, named in the last row"
+          : "the highest of each row in bold"
+      }.`,
+      "",
+      figureTable(data),
+      "",
+      ...data.notes.flatMap((n) => [n, ""]),
+    );
   }
   if (compare(results).length > 0) {
     parts.push(
@@ -353,7 +386,9 @@ export function renderReport(results: ExperimentResults, title: string): string 
     parts.push("");
   }
   parts.push(
-    "Plots: `continuum.svg` (primary score against the base model's mean p), `likelihood.svg` (Eq. 5 before and after SFT), `curves-*.svg` (training NLL per step).",
+    `Plots: ${
+      figures.map((f) => `\`${f.file}\` (${f.title}), `).join("")
+    }\`continuum.svg\` (primary score against the base model's mean p), \`likelihood.svg\` (Eq. 5 before and after SFT), \`curves-*.svg\` (training NLL per step).`,
     "",
   );
   return parts.join("\n");
@@ -452,11 +487,13 @@ async function curvePlots(out: string, results: ExperimentResults): Promise<stri
  * @param out The output folder.
  * @param results The results so far.
  * @param title The experiment name.
+ * @param figures The preset's own figures: a table each in report.md and `OUT/<file>`.
  */
 export async function writeReport(
   out: string,
   results: ExperimentResults,
   title: string,
+  figures: ReadonlyArray<FigureConfig> = [],
 ): Promise<void> {
   await writeAtomic(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
   const metrics: string[] = [];
@@ -464,8 +501,11 @@ export async function writeReport(
     metrics.push(await Deno.readTextFile(`${out}/cells/${cell.key}.metrics.jsonl`).catch(() => ""));
   }
   await writeAtomic(`${out}/metrics.jsonl`, metrics.join(""));
-  await writeAtomic(`${out}/report.md`, renderReport(results, title));
+  await writeAtomic(`${out}/report.md`, renderReport(results, title, figures));
   if (results.cells.length > 0) {
+    for (const figure of figures) {
+      await writeAtomic(`${out}/${figure.file}`, figurePlot(figureData(figure, results.cells)));
+    }
     await writeAtomic(`${out}/continuum.svg`, continuumPlot(results));
     await writeAtomic(`${out}/likelihood.svg`, likelihoodPlot(results));
     await curvePlots(out, results);

@@ -52,6 +52,11 @@ export interface ChartOptions {
   readonly yDomain?: readonly [number, number];
   /** Logarithmic horizontal axis (points with x ≤ 0 are dropped). @default false */
   readonly xLog?: boolean;
+  /**
+   * Ticks of the horizontal axis at these positions with these labels (categories), instead of
+   * numeric ticks.
+   */
+  readonly xTickLabels?: ReadonlyArray<{ readonly x: number; readonly label: string }>;
   /** Dashed vertical reference lines, with an optional label at the top. */
   readonly verticalLines?: ReadonlyArray<{ readonly x: number; readonly label?: string }>;
 }
@@ -229,7 +234,12 @@ export function lineChart(series: ReadonlyArray<Series>, options: ChartOptions):
   );
 
   // Grid and ticks.
-  const xTicks = log ? _logTicks(xDomain[0], xDomain[1]) : _linearTicks(xDomain[0], xDomain[1], 6);
+  const xTicks = options.xTickLabels
+    ? options.xTickLabels.map((t) => t.x)
+    : log
+    ? _logTicks(xDomain[0], xDomain[1])
+    : _linearTicks(xDomain[0], xDomain[1], 6);
+  const xTickText = new Map((options.xTickLabels ?? []).map((t) => [t.x, t.label]));
   const yTicks = _linearTicks(yDomain[0], yDomain[1], 5);
   out.push(`<g class="grid" stroke="#e5e5e5" stroke-width="1">`);
   for (const t of xTicks) {
@@ -265,7 +275,7 @@ export function lineChart(series: ReadonlyArray<Series>, options: ChartOptions):
   for (const t of xTicks) {
     out.push(
       `<text x="${_num(tx(t))}" y="${_num(top + plotH + 17)}" text-anchor="middle">${
-        _escape(_tickLabel(t))
+        _escape(xTickText.get(t) ?? _tickLabel(t))
       }</text>`,
     );
   }
