@@ -35,6 +35,29 @@ export interface StepOutput {
   readonly cache: KvCache;
 }
 
+/**
+ * A decoding session with its own key/value cache (preallocated for the whole generation), as
+ * {@link StepModel.openSession} returns it: each step's logits come back to the host in one read.
+ */
+export interface DecodeSession {
+  /** Number of positions run so far (padding included). */
+  readonly length: number;
+  /**
+   * Runs new tokens (the same count per row) after the earlier ones.
+   *
+   * @param tokens New ids per row (`[batch][time]`).
+   * @param positions Their positions per row (`[batch][time]`).
+   * @returns The logits of each row's last new position, `batch · vocab` values, row-major.
+   * @throws RangeError past the positions the session was opened for.
+   */
+  step(
+    tokens: ReadonlyArray<ReadonlyArray<number>>,
+    positions: ReadonlyArray<ReadonlyArray<number>>,
+  ): Float32Array;
+  /** Frees the cache. */
+  dispose(): void;
+}
+
 /** A model that can decode step by step. */
 export interface StepModel {
   /** Size of the output layer. */
@@ -59,6 +82,15 @@ export interface StepModel {
     firstKey: ReadonlyArray<number>,
     cache: KvCache | undefined,
   ): StepOutput;
+  /**
+   * Opens a fused decoding session, when the model has one for the active backend; {@link generate}
+   * then uses it instead of {@link StepModel.step} (with the cache on).
+   *
+   * @param firstKey Per row, the first position that is not left padding.
+   * @param slots Positions to hold: prompt width + new tokens.
+   * @returns The session, or `undefined` to decode with `step`.
+   */
+  openSession?(firstKey: ReadonlyArray<number>, slots: number): DecodeSession | undefined;
 }
 
 function logSoftmax(row: Float32Array | Float64Array, scale: number): Float64Array {
@@ -70,6 +102,15 @@ function logSoftmax(row: Float32Array | Float64Array, scale: number): Float64Arr
   const out = new Float64Array(row.length);
   for (let i = 0; i < row.length; i++) out[i] = row[i]! * scale - lse;
   return out;
+}
+
+/** `logSoftmax(row, 1)[id]` with the same arithmetic, without allocating. */
+function logProbOf(row: Float32Array | Float64Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return row[id]! - (max + Math.log(sum));
 }
 
 function argmax(row: ArrayLike<number>): number {
@@ -196,25 +237,36 @@ export async function generate(
   const texts: (string | undefined)[] = prompts.map(() => undefined);
   const done = prompts.map(() => options.maxNewTokens === 0);
   let cache: KvCache | undefined;
+  const session = useCache && options.maxNewTokens > 0
+    ? model.openSession?.(firstKey, width + options.maxNewTokens)
+    : undefined;
   try {
     for (let step = 0; step < options.maxNewTokens && done.some((d) => !d); step++) {
       const length = rows[0]!.length;
-      const from = useCache && cache ? length - 1 : 0;
-      const out = model.step(
-        rows.map((r) => r.slice(from)),
-        rows.map((_, b) => positionsOf(b, from, length)),
-        firstKey,
-        useCache ? cache : undefined,
-      );
       let data: Float32Array;
-      try {
-        data = (await out.logits.data()) as Float32Array;
-      } finally {
-        out.logits.dispose();
-        if (useCache) {
-          cache?.dispose();
-          cache = out.cache;
-        } else out.cache.dispose();
+      if (session !== undefined) {
+        const from = session.length;
+        data = session.step(
+          rows.map((r) => r.slice(from)),
+          rows.map((_, b) => positionsOf(b, from, length)),
+        );
+      } else {
+        const from = useCache && cache ? length - 1 : 0;
+        const out = model.step(
+          rows.map((r) => r.slice(from)),
+          rows.map((_, b) => positionsOf(b, from, length)),
+          firstKey,
+          useCache ? cache : undefined,
+        );
+        try {
+          data = (await out.logits.data()) as Float32Array;
+        } finally {
+          out.logits.dispose();
+          if (useCache) {
+            cache?.dispose();
+            cache = out.cache;
+          } else out.cache.dispose();
+        }
       }
       const vocab = model.vocabSize;
       for (let b = 0; b < batch; b++) {
@@ -229,7 +281,7 @@ export async function generate(
           done[b] = true;
           continue;
         }
-        const logp = logSoftmax(row, 1)[id]!;
+        const logp = logProbOf(row, id);
         chosen[b]!.push(id);
         logprobs[b]!.push(logp);
         if (stops.length > 0) {
@@ -246,6 +298,7 @@ export async function generate(
     }
   } finally {
     cache?.dispose();
+    session?.dispose();
   }
   return prompts.map((_, b) => ({
     tokenIds: chosen[b]!,

@@ -34,7 +34,14 @@ import {
   silu,
 } from "./ops.ts";
 import { normals, uniform } from "./random.ts";
-import { generate, type KvCache, type StepModel, type StepOutput } from "./generate.ts";
+import {
+  type DecodeSession,
+  generate,
+  type KvCache,
+  type StepModel,
+  type StepOutput,
+} from "./generate.ts";
+import { fusedDecodingActive, openFusedSession } from "./decode_step.ts";
 import { gradsInBackward } from "../core/ops.ts";
 import { saveHf } from "./hf_write.ts";
 import {
@@ -499,6 +506,20 @@ export class Transformer implements LanguageModel, StepModel {
       logits: logits as tf.Tensor2D,
       cache: new TransformerCache(layers, pastLength + time),
     };
+  }
+
+  /**
+   * A fused decoding session for {@link generate} (`backbones/decode_step.ts`): a preallocated
+   * cache written in place and one short chain of fused kernels per step, on the wasm and cpu
+   * backends while fused decoding is on (see `setFusedDecoding`).
+   *
+   * @param firstKey Per row, the first position that is not left padding.
+   * @param slots Positions to hold (prompt width + new tokens).
+   * @returns The session, or `undefined` where the plain {@link Transformer.step} decodes.
+   */
+  openSession(firstKey: ReadonlyArray<number>, slots: number): DecodeSession | undefined {
+    if (this.#disposed || !fusedDecodingActive()) return undefined;
+    return openFusedSession(this, firstKey, Math.min(slots, this.config.contextLength));
   }
 
   /**
