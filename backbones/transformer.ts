@@ -34,6 +34,7 @@ import {
   silu,
 } from "./ops.ts";
 import { normals, uniform } from "./random.ts";
+import { causalAttention, fusedAttention, isCausal, markCausal } from "./attention.ts";
 import {
   type DecodeSession,
   generate,
@@ -221,6 +222,40 @@ export class Transformer implements LanguageModel, StepModel {
     const [batch, time] = [q.shape[0]!, q.shape[1]!];
     const heads = (x: tf.Tensor, n: number) =>
       tf.transpose(tf.reshape(x, [batch, time, n, c.headDim]), [0, 2, 1, 3]);
+    if (past === undefined && isCausal(mask) && fusedAttention()) {
+      // Whole sequences under the plain causal mask (training): one fused kernel each way, in
+      // the projections' layout; rotary applied per position ([batch, time, heads, headDim]).
+      const rotate = (x: tf.Tensor, n: number) =>
+        tables
+          ? tf.reshape(
+            rotary(tf.reshape(x, [batch, time, n, c.headDim]), {
+              cos: tf.reshape(tables.cos, [batch, time, 1, c.headDim]),
+              sin: tf.reshape(tables.sin, [batch, time, 1, c.headDim]),
+            }),
+            [batch, time, n * c.headDim],
+          )
+          : x;
+      const kr = rotate(k, c.nKvHeads);
+      const out = causalAttention(rotate(q, c.nHeads), kr, v, {
+        heads: c.nHeads,
+        kvHeads: c.nKvHeads,
+        headDim: c.headDim,
+      });
+      // The cache layout only on demand (the training pass never reads it).
+      let cached: LayerCache | undefined;
+      const present = () => (cached ??= { k: heads(kr, c.nKvHeads), v: heads(v, c.nKvHeads) });
+      return {
+        out,
+        present: {
+          get k() {
+            return present().k;
+          },
+          get v() {
+            return present().v;
+          },
+        },
+      };
+    }
     let qh = heads(q, c.nHeads);
     let kh = heads(k, c.nKvHeads);
     let vh = heads(v, c.nKvHeads);
@@ -317,7 +352,9 @@ export class Transformer implements LanguageModel, StepModel {
     const prefix = this.config.family === "gpt2" ? `transformer.h.${i}.` : `model.layers.${i}.`;
     const names = [...this.weights.keys()].filter((n) => n.startsWith(prefix));
     const constants = [mask, ...(tables ? [tables.cos, tables.sin] : [])];
+    const causal = isCausal(mask);
     const run = (x: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]) => {
+      if (causal) markCausal(cs[0]!);
       const byName = new Map(names.map((n, k) => [n, ws[k]!]));
       const t = cs.length === 3 ? { cos: cs[1]!, sin: cs[2]! } : undefined;
       return this.#block(i, x, cs[0]!, undefined, t, (n) => byName.get(n)).h;
@@ -446,7 +483,7 @@ export class Transformer implements LanguageModel, StepModel {
     }
     return tf.tidy(() => {
       const positions = tf.tile(tf.expandDims(tf.range(0, time, 1, "int32"), 0), [batch, 1]);
-      const mask = attentionMask(time, time, [0]);
+      const mask = markCausal(attentionMask(time, time, [0]));
       return this.forward(
         tf.cast(tokens, "int32"),
         positions,
