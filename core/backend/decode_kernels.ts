@@ -88,17 +88,26 @@ export interface AttentionAttrs {
   readonly theta: number;
 }
 
-const geluP = 0.3275911, geluA1 = 0.254829592, geluA2 = -0.284496736, geluA3 = 1.421413741;
-const geluA4 = -1.453152027, geluA5 = 1.061405429;
-
-/** tfjs's erf (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7), as its cpu kernel computes it. */
-function erf(x: number): number {
-  const sign = Math.sign(x);
-  const v = Math.abs(x);
-  const t = 1.0 / (1.0 + geluP * v);
-  return sign *
-    (1.0 - (((((geluA5 * t + geluA4) * t) + geluA3) * t + geluA2) * t + geluA1) * t *
-        Math.exp(-v * v));
+/**
+ * erf by Eigen's float32 rational approximation (|error| < 4e-7, no exp; tfjs's own erf, the
+ * Abramowitz–Stegun 7.1.26 form, is within 3.1e-7 of the true value).
+ */
+function erf(a: number): number {
+  const x = a > 4 ? 4 : a < -4 ? -4 : a;
+  const x2 = x * x;
+  let p = -2.72614225801306e-10;
+  p = p * x2 + 2.77068142495902e-08;
+  p = p * x2 - 2.10102402082508e-06;
+  p = p * x2 - 5.69250639462346e-05;
+  p = p * x2 - 7.34990630326855e-04;
+  p = p * x2 - 2.95459980854025e-03;
+  p = p * x2 - 1.60960333262415e-02;
+  let q = -1.45660718464996e-05;
+  q = q * x2 - 2.13374055278905e-04;
+  q = q * x2 - 1.68282697438203e-03;
+  q = q * x2 - 7.37332916720468e-03;
+  q = q * x2 - 1.42647390514189e-02;
+  return (x * p) / q;
 }
 
 const sqrt2OverPi = Math.sqrt(2 / Math.PI);
@@ -132,9 +141,9 @@ function geluTanh(x: number): number {
   return 0.5 * x * (1 + tanh(sqrt2OverPi * (x + 0.044715 * x * x * x)));
 }
 
-/** Exact-form GELU as the plain path composes it in float32: `0.5·x·(1 + erf(x/√2))`. */
+/** Exact-form GELU, `0.5·x·(1 + erf(x/√2))`. */
 function geluErf(x: number): number {
-  return fround(fround(x * 0.5) * fround(1 + erf(fround(x * Math.SQRT1_2))));
+  return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
 }
 
 /** Per-call scratch arrays (JavaScript memory), grown as needed and reused across calls. */
@@ -665,11 +674,13 @@ function attention(
             let max = -Infinity;
             for (let key = 0; key < visible; key++) if (sc[at + key]! > max) max = sc[at + key]!;
             let sum = 0;
-            for (let key = 0; key < visible; key++) sum += Math.exp(sc[at + key]! - max);
-            const inv = 1 / sum;
             for (let key = 0; key < visible; key++) {
-              sc[at + key] = Math.exp(sc[at + key]! - max) * inv;
+              const e = Math.exp(sc[at + key]! - max);
+              sc[at + key] = e;
+              sum += e;
             }
+            const inv = 1 / sum;
+            for (let key = 0; key < visible; key++) sc[at + key] = sc[at + key]! * inv;
             for (let key = visible; key < used; key++) sc[at + key] = 0;
           }
         }
