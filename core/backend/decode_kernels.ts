@@ -20,6 +20,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapKernel, type HeapView, registerHeapKernel } from "./js_kernel.ts";
 import { noTrans, type Sgemm, sgemm, trans } from "./openblas.ts";
+import { blasActive } from "./wasm_blas.ts";
 
 /** The backends the decode kernels run on. */
 export const decodeKernelBackends: ReadonlyArray<string> = ["wasm", "cpu", "cpu-blas"];
@@ -160,8 +161,9 @@ function buffer(name: string, size: number): Float32Array {
 let attentionBlas = true;
 
 /**
- * Lets the attention of the decode kernels use OpenBLAS's sgemm when it is installed (the
- * default), or forces the plain JavaScript loops (for tests comparing the two).
+ * Lets the decode kernels use OpenBLAS's sgemm (the one-kernel block `ProbsftDecodeLayer` and the
+ * attention's products) where the backend's own products use it (the default), or forces the
+ * kernel chain with JavaScript attention (for tests comparing the two).
  *
  * @param on Whether sgemm may be used.
  */
@@ -430,7 +432,17 @@ export const layerInputNames: ReadonlyArray<string> = [
  * @returns True when the layer kernel can run.
  */
 export function decodeLayerKernelReady(): boolean {
-  return attentionBlas && sgemm() !== null && decodeKernelsReady();
+  return decodeGemm() !== null && decodeKernelsReady();
+}
+
+/**
+ * OpenBLAS's sgemm where the decode kernels may use it: where the backend's own products use it
+ * (wasm with OpenBLAS enabled, cpu-blas; so `PROBSFT_BLAS=0` keeps plain wasm) and on the `cpu`
+ * reference backend (tests), unless {@link setDecodeAttentionBlas} turned it off.
+ */
+function decodeGemm(): Sgemm | null {
+  if (!attentionBlas || !(blasActive() || tf.getBackend() === "cpu")) return null;
+  return sgemm();
 }
 
 const decodeKernels: ReadonlyArray<HeapKernel> = [
@@ -507,7 +519,7 @@ const decodeKernels: ReadonlyArray<HeapKernel> = [
         i32(first!),
         f32(out!),
         attrs as unknown as AttentionAttrs,
-        attentionBlas ? sgemm() : null,
+        decodeGemm(),
       );
     },
   },
@@ -533,7 +545,7 @@ const decodeKernels: ReadonlyArray<HeapKernel> = [
     inputNames: layerInputNames,
     outputs: (inputs) => [{ shape: [...inputs[0]!.shape], dtype: "float32" }],
     run: (views, [out], attrs) => {
-      const gemm = sgemm();
+      const gemm = decodeGemm();
       if (gemm === null) throw new Error("ProbsftDecodeLayer needs OpenBLAS");
       layer(
         gemm,
