@@ -22,6 +22,7 @@ import {
   layerInputNames,
 } from "../core/backend/decode_kernels.ts";
 import { fastPathsActive, runKernel as run } from "../core/backend/fused_kernels.ts";
+import { blasActive } from "../core/backend/wasm_blas.ts";
 import type { DecodeSession } from "./generate.ts";
 import type { TransformerConfig } from "./transformer_config.ts";
 
@@ -85,6 +86,7 @@ class FusedSession implements DecodeSession {
   readonly #first: tf.Tensor;
   readonly #head: tf.Tensor;
   readonly #ownHead: boolean;
+  readonly #transposedHead: boolean;
   #length = 0;
   #disposed = false;
 
@@ -101,10 +103,20 @@ class FusedSession implements DecodeSession {
     }
     this.#first = tf.tensor1d([...firstKey], "int32");
     const tableName = c.family === "gpt2" ? "transformer.wte.weight" : "model.embed_tokens.weight";
-    this.#ownHead = c.tieEmbeddings;
-    this.#head = c.tieEmbeddings
-      ? tf.transpose(this.#need(tableName))
-      : this.#need("lm_head.weight");
+    // A tied head is the token table read transposed: a BLAS flag where products go through
+    // OpenBLAS, else one transposed copy per session (wasm's transposed products are slow).
+    this.#transposedHead = c.tieEmbeddings && blasActive();
+    this.#ownHead = c.tieEmbeddings && !this.#transposedHead;
+    this.#head = !c.tieEmbeddings
+      ? this.#need("lm_head.weight")
+      : this.#transposedHead
+      ? this.#need(tableName)
+      : tf.transpose(this.#need(tableName));
+  }
+
+  /** Logits `[rows, vocab]` of final hidden states `[rows, dModel]`. */
+  #logits(y: tf.Tensor): tf.Tensor {
+    return tf.matMul(y, this.#head, false, this.#transposedHead);
   }
 
   get length(): number {
@@ -251,16 +263,13 @@ class FusedSession implements DecodeSession {
           ? `transformer.h.${i}.${second ? "ln_2" : "ln_1"}`
           : `model.layers.${i}.${second ? "post_attention_layernorm" : "input_layernorm"}`;
       const finalNorm = gpt2 ? "transformer.ln_f" : "model.norm";
+      if (decodeLayerKernelReady()) {
+        for (let i = 0; i < c.nLayers; i++) h = this.#layer(i, h, pos, time, slot);
+        return this.#logits(this.#residualNorm(h, undefined, undefined, finalNorm, time)[1]);
+      }
       let y: tf.Tensor;
       [h, y] = this.#residualNorm(h, undefined, undefined, normName(0, false), 0);
       const hd = c.headDim, qWidth = c.nHeads * hd, kvWidth = c.nKvHeads * hd;
-      if (decodeLayerKernelReady()) {
-        for (let i = 0; i < c.nLayers; i++) h = this.#layer(i, h, pos, time, slot);
-        return tf.matMul(
-          this.#residualNorm(h, undefined, undefined, finalNorm, time)[1],
-          this.#head,
-        );
-      }
       for (let i = 0; i < c.nLayers; i++) {
         let att: tf.Tensor;
         const attrs = {
@@ -342,7 +351,7 @@ class FusedSession implements DecodeSession {
         const next = last ? finalNorm : normName(i + 1, false);
         [h, y] = this.#residualNorm(h, mlpOut, mlpBias, next, last ? time : 0);
       }
-      return tf.matMul(y, this.#head);
+      return this.#logits(y);
     });
     this.#length += time;
     try {

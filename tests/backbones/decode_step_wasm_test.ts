@@ -26,6 +26,7 @@ for (const family of ["gpt2", "llama"] as const satisfies ReadonlyArray<Family>)
         dMlp: 32,
         contextLength: 40,
         qkvBias: family === "llama",
+        tieEmbeddings: family === "gpt2",
       });
       const m = new Transformer(config, { tokenizer, seed: 4 });
       tf.tidy(() => {
