@@ -12,6 +12,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { Effect } from "effect";
 import { BackendError } from "../errors.ts";
 import { enableBlas } from "./wasm_blas.ts";
+import { enableSimd } from "./wasm_simd.ts";
 import { cpuBlasName, cpuBlasUnavailable } from "./cpu_blas.ts";
 
 /** The backends probsft knows by name. */
@@ -67,8 +68,10 @@ export async function startBackend(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tfjs could not initialise backend "${name}"`);
   await tf.ready();
-  // wasm: matrix products through OpenBLAS when it is installed (wasm_blas.ts); PROBSFT_BLAS=0
-  // keeps the plain wasm kernels.
+  // wasm: matrix products through our wasm SIMD kernel (wasm_simd.ts; PROBSFT_SIMD=0 keeps tfjs
+  // wasm's own), and over it through OpenBLAS when that is installed (wasm_blas.ts; PROBSFT_BLAS=0
+  // keeps the SIMD kernel, or tfjs wasm's own with PROBSFT_SIMD=0 too).
+  if (name === "wasm" && (Deno.env.get("PROBSFT_SIMD") ?? "1") !== "0") enableSimd();
   if (name === "wasm" && (Deno.env.get("PROBSFT_BLAS") ?? "1") !== "0") enableBlas();
 }
 

@@ -1,0 +1,303 @@
+// AssemblyScript source of the wasm SIMD matrix product (`deno task build-kernels` compiles it to
+// `sgemm_wasm.ts`). It is not Deno TypeScript: `usize`, `v128`, `f32x4`, `load`/`store` are
+// AssemblyScript builtins. The module imports its memory (tfjs wasm's heap), allocates nothing and
+// has no data segment: every address it touches is passed in.
+
+/** Rows of `op(A)` and columns of `op(B)` of one micro-tile, and the depth of a packed block. */
+const MR = 4;
+const NR = 8;
+const KC = 256;
+
+/** `acc + x·y` lane by lane (a multiply and an add: wasm SIMD has no portable fused form). */
+function FMA(x: v128, y: v128, acc: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(x, y));
+}
+
+/**
+ * Packs `op(B)` (`[k, n]`, where `op(B)[kk, j]` is `B[kk·ldb + j]`, or `B[j·ldb + kk]` when
+ * `transB`) into panels of 8 columns, zero-padded: panel `p` holds `[k, 8]` floats at
+ * `dst + p·k·32` bytes. `b` points at `op(B)[0, 0]` of the block.
+ */
+function packB(b: usize, ldb: i32, transB: bool, k: i32, n: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    const j0 = p << 3;
+    const w = min(8, n - j0);
+    let out = dst + ((<usize> p * <usize> k) << 5);
+    if (!transB && w == 8) {
+      let src = b + (<usize> j0 << 2);
+      const step = <usize> ldb << 2;
+      for (let kk = 0; kk < k; kk++) {
+        v128.store(out, v128.load(src));
+        v128.store(out, v128.load(src, 16), 16);
+        src += step;
+        out += 32;
+      }
+    } else if (!transB) {
+      for (let kk = 0; kk < k; kk++) {
+        const src = b + ((<usize> kk * <usize> ldb + <usize> j0) << 2);
+        for (let j = 0; j < 8; j++) {
+          store<f32>(out + (<usize> j << 2), j < w ? load<f32>(src + (<usize> j << 2)) : 0);
+        }
+        out += 32;
+      }
+    } else if (w == 8) {
+      const step = <usize> ldb << 2;
+      const r0 = b + ((<usize> j0 * <usize> ldb) << 2);
+      for (let kk = 0; kk < k; kk++) {
+        let src = r0 + (<usize> kk << 2);
+        for (let j = 0; j < 8; j++) {
+          store<f32>(out + (<usize> j << 2), load<f32>(src));
+          src += step;
+        }
+        out += 32;
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        for (let j = 0; j < 8; j++) {
+          const v: f32 = j < w
+            ? load<f32>(b + (((<usize> j0 + <usize> j) * <usize> ldb + <usize> kk) << 2))
+            : 0;
+          store<f32>(out + (<usize> j << 2), v);
+        }
+        out += 32;
+      }
+    }
+  }
+}
+
+/**
+ * Packs `op(A)` (`[m, k]`, where `op(A)[i, kk]` is `A[i·lda + kk]`, or `A[kk·lda + i]` when
+ * `transA`) into panels of 4 rows, zero-padded: panel `p` holds `[k, 4]` floats at
+ * `dst + p·k·16` bytes. `a` points at `op(A)[0, 0]` of the block.
+ */
+function packA(a: usize, lda: i32, transA: bool, k: i32, m: i32, dst: usize): void {
+  const panels = (m + 3) >> 2;
+  const ld = <usize> lda << 2;
+  for (let p = 0; p < panels; p++) {
+    const i0 = p << 2;
+    const h = min(4, m - i0);
+    let out = dst + ((<usize> p * <usize> k) << 4);
+    if (transA && h == 4) {
+      let src = a + (<usize> i0 << 2);
+      for (let kk = 0; kk < k; kk++) {
+        v128.store(out, v128.load(src));
+        src += ld;
+        out += 16;
+      }
+    } else if (transA) {
+      for (let kk = 0; kk < k; kk++) {
+        const src = a + <usize> kk * ld + (<usize> i0 << 2);
+        for (let r = 0; r < 4; r++) {
+          store<f32>(out + (<usize> r << 2), r < h ? load<f32>(src + (<usize> r << 2)) : 0);
+        }
+        out += 16;
+      }
+    } else {
+      const r0 = a + <usize> i0 * ld;
+      const r1 = h > 1 ? r0 + ld : r0;
+      const r2 = h > 2 ? r0 + 2 * ld : r0;
+      const r3 = h > 3 ? r0 + 3 * ld : r0;
+      for (let kk = 0; kk < k; kk++) {
+        const o = <usize> kk << 2;
+        store<f32>(out, load<f32>(r0 + o));
+        store<f32>(out, h > 1 ? load<f32>(r1 + o) : 0, 4);
+        store<f32>(out, h > 2 ? load<f32>(r2 + o) : 0, 8);
+        store<f32>(out, h > 3 ? load<f32>(r3 + o) : 0, 12);
+        out += 16;
+      }
+    }
+  }
+}
+
+/** Writes a 4×8 tile (rows `acc`) to `C` (`mr` rows, `w` columns), adding to it when `beta`. */
+function storeRow(c: usize, x0: v128, x1: v128, w: i32, beta: bool, tmp: usize): void {
+  if (w == 8) {
+    if (beta) {
+      x0 = f32x4.add(x0, v128.load(c));
+      x1 = f32x4.add(x1, v128.load(c, 16));
+    }
+    v128.store(c, x0);
+    v128.store(c, x1, 16);
+  } else {
+    v128.store(tmp, x0);
+    v128.store(tmp, x1, 16);
+    for (let j = 0; j < w; j++) {
+      const at = c + (<usize> j << 2);
+      const v = load<f32>(tmp + (<usize> j << 2));
+      store<f32>(at, beta ? load<f32>(at) + v : v);
+    }
+  }
+}
+
+/**
+ * The 4×8 micro-kernel on packed panels: `C[mr, w] (+)= pa[k, 4]ᵀ · pb[k, 8]` (only the first
+ * `mr` rows and `w` columns are stored).
+ */
+function kernel4x8(
+  pa: usize,
+  pb: usize,
+  k: i32,
+  c: usize,
+  ldcBytes: usize,
+  mr: i32,
+  w: i32,
+  beta: bool,
+  tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let kk = 0;
+  for (; kk + 1 < k; kk += 2) {
+    let a = v128.load(pa);
+    let b0 = v128.load(pb);
+    let b1 = v128.load(pb, 16);
+    let x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    c00 = FMA(x, b0, c00);
+    c01 = FMA(x, b1, c01);
+    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    c10 = FMA(x, b0, c10);
+    c11 = FMA(x, b1, c11);
+    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    c20 = FMA(x, b0, c20);
+    c21 = FMA(x, b1, c21);
+    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    c30 = FMA(x, b0, c30);
+    c31 = FMA(x, b1, c31);
+    a = v128.load(pa, 16);
+    b0 = v128.load(pb, 32);
+    b1 = v128.load(pb, 48);
+    x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    c00 = FMA(x, b0, c00);
+    c01 = FMA(x, b1, c01);
+    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    c10 = FMA(x, b0, c10);
+    c11 = FMA(x, b1, c11);
+    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    c20 = FMA(x, b0, c20);
+    c21 = FMA(x, b1, c21);
+    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    c30 = FMA(x, b0, c30);
+    c31 = FMA(x, b1, c31);
+    pa += 32;
+    pb += 64;
+  }
+  if (kk < k) {
+    const a = v128.load(pa);
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    c00 = FMA(x, b0, c00);
+    c01 = FMA(x, b1, c01);
+    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    c10 = FMA(x, b0, c10);
+    c11 = FMA(x, b1, c11);
+    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    c20 = FMA(x, b0, c20);
+    c21 = FMA(x, b1, c21);
+    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    c30 = FMA(x, b0, c30);
+    c31 = FMA(x, b1, c31);
+  }
+  storeRow(c, c00, c01, w, beta, tmp);
+  if (mr > 1) storeRow(c + ldcBytes, c10, c11, w, beta, tmp);
+  if (mr > 2) storeRow(c + 2 * ldcBytes, c20, c21, w, beta, tmp);
+  if (mr > 3) storeRow(c + 3 * ldcBytes, c30, c31, w, beta, tmp);
+}
+
+/**
+ * Batched single-precision matrix product, row-major:
+ * `C_i[m, n] = op(A_i)[m, k] · op(B_i)[k, n]` (plus `C_i` when `beta` is 1) for `i < batch`,
+ * where `op(A)` is `A` (`[m, k]`, row stride `lda`) or, when `transA`, `Aᵀ` of `A` (`[k, m]`, row
+ * stride `lda`); likewise `op(B)` with `ldb`. `A_i` starts `i·strideA` floats after `a` (0:
+ * broadcast), `B_i` and `C_i` likewise. All addresses are byte offsets in the imported memory;
+ * `scratch` must hold {@link scratchBytes}`(m, n, k)` bytes (packed blocks of `op(A)` and
+ * `op(B)`, and a tile buffer). Depth is blocked by 256 (packed `op(B)` block in L2, a packed
+ * 4-row panel of `op(A)` in L1).
+ */
+export function sgemm(
+  transA: i32,
+  transB: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  beta: i32,
+  batch: i32,
+  strideA: i32,
+  strideB: i32,
+  strideC: i32,
+  scratch: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const kc = min(k, KC);
+  const nPanels = (n + 7) >> 3;
+  const mPanels = (m + 3) >> 2;
+  const packedB = scratch;
+  const packedA = packedB + ((<usize> nPanels * <usize> kc) << 5);
+  const tmp = packedA + ((<usize> mPanels * <usize> kc) << 4);
+  const ldcBytes = (<usize> ldc) << 2;
+  const ldaBytes = (<usize> lda) << 2;
+  const ldbBytes = (<usize> ldb) << 2;
+  if (k <= 0) {
+    // An empty sum: C = 0 (or unchanged when accumulating).
+    if (beta == 0) {
+      for (let i = 0; i < batch; i++) {
+        const ci = c + ((<usize> i * <usize> strideC) << 2);
+        for (let r = 0; r < m; r++) memory.fill(ci + <usize> r * ldcBytes, 0, <usize> n << 2);
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < batch; i++) {
+    const ai = a + ((<usize> i * <usize> strideA) << 2);
+    const bi = b + ((<usize> i * <usize> strideB) << 2);
+    const ci = c + ((<usize> i * <usize> strideC) << 2);
+    for (let k0 = 0; k0 < k; k0 += KC) {
+      const kb = min(KC, k - k0);
+      // op(B)[k0, 0] is B[k0·ldb] (rows) or B[k0] (transposed); likewise op(A)[0, k0].
+      const bBlock = bi + (transB ? <usize> k0 << 2 : <usize> k0 * ldbBytes);
+      const aBlock = ai + (transA ? <usize> k0 * ldaBytes : <usize> k0 << 2);
+      if (i == 0 || strideB != 0 || k > KC) packB(bBlock, ldb, transB != 0, kb, n, packedB);
+      if (i == 0 || strideA != 0 || k > KC) packA(aBlock, lda, transA != 0, kb, m, packedA);
+      const acc = beta != 0 || k0 > 0;
+      const panelB = (<usize> kb) << 5;
+      const panelA = (<usize> kb) << 4;
+      for (let p = 0; p < mPanels; p++) {
+        const r = p << 2;
+        const pa = packedA + <usize> p * panelA;
+        const cr = ci + <usize> r * ldcBytes;
+        const mr = min(MR, m - r);
+        for (let q = 0; q < nPanels; q++) {
+          const j0 = q << 3;
+          kernel4x8(
+            pa,
+            packedB + <usize> q * panelB,
+            kb,
+            cr + (<usize> j0 << 2),
+            ldcBytes,
+            mr,
+            min(NR, n - j0),
+            acc,
+            tmp,
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Bytes of scratch that {@link sgemm} needs for these sizes.
+ */
+export function scratchBytes(m: i32, n: i32, k: i32): i32 {
+  const kc = min(max(k, 1), KC);
+  return (((n + 7) >> 3) * kc << 5) + (((m + 3) >> 2) * kc << 4) + 64;
+}

@@ -1,0 +1,258 @@
+/**
+ * The wasm backend's matrix products through a wasm SIMD kernel of our own
+ * (`simd/sgemm.as.ts`, AssemblyScript compiled to wasm with 128-bit SIMD, shipped as base64 in
+ * `simd/sgemm_wasm.ts`): {@link enableSimd} replaces tfjs wasm's `BatchMatMul` by one that runs
+ * a register-blocked (4×8 micro-tile) single-precision product directly on tfjs's wasm heap. Our
+ * module imports tfjs's `WebAssembly.Memory` (`backend.wasm.asm.memory`), so tensors are read and
+ * written in place at their heap offsets; it has no allocator and no data of its own (its packing
+ * buffer is `malloc`ed from tfjs's heap once and reused). Transposes are flags, so tfjs's slow
+ * transposed kernels never run, and a batch of small products (attention's per-head
+ * `[64, 16]·[16, 64]`) costs one call instead of one XNNPACK set-up per matrix.
+ *
+ * Used on plain wasm (no OpenBLAS, or `PROBSFT_BLAS=0`) unless `PROBSFT_SIMD=0`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { isWasmBackend, type KernelArgs, sizeOf, type WasmBackendInternals } from "./js_kernel.ts";
+import { matMulSizes } from "./openblas.ts";
+import { sgemmWasmBase64 } from "./simd/sgemm_wasm.ts";
+
+/** The exported function of the compiled module (see `simd/sgemm.as.ts`). */
+type SgemmFn = (
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+  beta: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  strideC: number,
+  scratch: number,
+) => void;
+
+/** tfjs wasm's Emscripten module, the parts read here (tfjs-backend-wasm 4.22). */
+interface EmscriptenModule {
+  readonly asm?: { readonly memory?: unknown };
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+}
+
+interface Instance {
+  readonly memory: WebAssembly.Memory;
+  readonly sgemm: SgemmFn;
+  readonly scratchBytes: (m: number, n: number, k: number) => number;
+  readonly module: EmscriptenModule;
+  scratch: number;
+  scratchSize: number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+let instance: Instance | null | undefined;
+
+function decode(b64: string): Uint8Array {
+  const s = atob(b64);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The SIMD module instantiated on a wasm backend's memory, or `null` when that memory is not
+ * reachable or the runtime lacks wasm SIMD.
+ */
+function simdInstance(backend: WasmBackendInternals): Instance | null {
+  const module = backend.wasm as unknown as EmscriptenModule;
+  const memory = module.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  if (instance !== undefined && (instance === null || instance.memory === memory)) return instance;
+  try {
+    compiled ??= new WebAssembly.Module(decode(sgemmWasmBase64) as BufferSource);
+    const exports = new WebAssembly.Instance(compiled, { env: { memory } }).exports;
+    instance = {
+      memory,
+      sgemm: exports.sgemm as SgemmFn,
+      scratchBytes: exports.scratchBytes as Instance["scratchBytes"],
+      module,
+      scratch: 0,
+      scratchSize: 0,
+    };
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+/** A packing buffer of at least `bytes` on the heap (kept and reused; grown by doubling). */
+function scratch(inst: Instance, bytes: number): number {
+  if (inst.scratchSize < bytes) {
+    if (inst.scratch !== 0) inst.module._free(inst.scratch);
+    const size = Math.max(bytes, 2 * inst.scratchSize, 1 << 16);
+    inst.scratch = inst.module._malloc(size) >>> 0;
+    inst.scratchSize = size;
+  }
+  return inst.scratch;
+}
+
+/**
+ * `C_i = op(A_i)·op(B_i)` (plus `C_i` when `accumulate`) for `i < batch` on the wasm heap, row-major
+ * float32, through the SIMD kernel.
+ *
+ * @param backend The wasm backend (its heap holds every operand).
+ * @param p Sizes (`m`, `n`, `k`: `op(A)` is `[m, k]`, `op(B)` `[k, n]`), transposes, byte offsets
+ *   `a`, `b`, `c` on the heap, row strides `lda`, `ldb`, `ldc` and batch strides in floats (0
+ *   broadcasts).
+ * @returns False when the kernel is unavailable (nothing was written).
+ */
+export function simdGemm(
+  backend: WasmBackendInternals,
+  p: {
+    transA: boolean;
+    transB: boolean;
+    m: number;
+    n: number;
+    k: number;
+    a: number;
+    lda: number;
+    b: number;
+    ldb: number;
+    c: number;
+    ldc: number;
+    accumulate?: boolean;
+    batch?: number;
+    strideA?: number;
+    strideB?: number;
+    strideC?: number;
+  },
+): boolean {
+  const inst = simdInstance(backend);
+  if (inst === null) return false;
+  const buf = scratch(inst, inst.scratchBytes(p.m, p.n, p.k));
+  inst.sgemm(
+    p.transA ? 1 : 0,
+    p.transB ? 1 : 0,
+    p.m,
+    p.n,
+    p.k,
+    p.a,
+    p.lda,
+    p.b,
+    p.ldb,
+    p.c,
+    p.ldc,
+    p.accumulate ? 1 : 0,
+    p.batch ?? 1,
+    p.strideA ?? 0,
+    p.strideB ?? 0,
+    p.strideC ?? 0,
+    buf,
+  );
+  return true;
+}
+
+let enabled = false;
+let fallback: tf.KernelConfig | undefined;
+
+/**
+ * `BatchMatMul` through the SIMD kernel. Leading axes broadcast when equal or when one side has a
+ * single batch; other broadcasts, other dtypes and other backends go to the kernel that was
+ * registered before.
+ */
+function batchMatMul(args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const backend = args.backend;
+  const aLead = a.shape.slice(0, -2);
+  const bLead = b.shape.slice(0, -2);
+  const batchA = sizeOf(aLead);
+  const batchB = sizeOf(bLead);
+  const sameLead = aLead.length === bLead.length && aLead.every((d, i) => d === bLead[i]);
+  if (
+    !enabled || !isWasmBackend(backend) || a.dtype !== "float32" || b.dtype !== "float32" ||
+    !(sameLead || batchA === 1 || batchB === 1) || a.shape.length < 2 || b.shape.length < 2 ||
+    simdInstance(backend) === null
+  ) {
+    return (fallback!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
+  }
+  const transA = Boolean(args.attrs?.transposeA);
+  const transB = Boolean(args.attrs?.transposeB);
+  const { m, k, n } = matMulSizes(a.shape, b.shape, transA, transB);
+  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead), m, n];
+  const out = backend.makeOutput(outShape, "float32");
+  if (m === 0 || n === 0) return out;
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  simdGemm(backend, {
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    a: at(a),
+    lda: transA ? m : k,
+    b: at(b),
+    ldb: transB ? k : n,
+    c: at(out),
+    ldc: n,
+    batch: Math.max(batchA, batchB),
+    strideA: batchA === 1 ? 0 : m * k,
+    strideB: batchB === 1 ? 0 : k * n,
+    strideC: m * n,
+  });
+  return out;
+}
+
+/**
+ * Whether the SIMD kernel serves the wasm backend's `BatchMatMul` (enabled, and the kernel could
+ * be instantiated on the backend's memory).
+ *
+ * @returns True when enabled and the active backend is wasm.
+ */
+export function simdActive(): boolean {
+  return enabled && tf.getBackend() === "wasm";
+}
+
+/**
+ * Routes the wasm backend's matrix products through the SIMD kernel. Idempotent. Call after
+ * `@tensorflow/tfjs-backend-wasm` is imported; the products of a backend whose memory cannot be
+ * reached keep the previous kernel.
+ *
+ * @returns True when the kernel was registered.
+ */
+export function enableSimd(): boolean {
+  enabled = true;
+  const current = tf.getKernel("BatchMatMul", "wasm");
+  if (current === undefined) return false;
+  if (current.kernelFunc === (batchMatMul as unknown as tf.KernelFunc)) return true;
+  if (fallback === undefined) {
+    fallback = current;
+    tf.unregisterKernel("BatchMatMul", "wasm");
+    tf.registerKernel({
+      kernelName: "BatchMatMul",
+      backendName: "wasm",
+      kernelFunc: batchMatMul as unknown as tf.KernelFunc,
+    });
+  }
+  return true;
+}
+
+/**
+ * Stops using the SIMD kernel: restores the previous `BatchMatMul` when ours is the registered
+ * one, and otherwise (another kernel, e.g. OpenBLAS's, was registered over it) makes ours pass
+ * every product to its fallback.
+ */
+export function disableSimd(): void {
+  enabled = false;
+  const current = tf.getKernel("BatchMatMul", "wasm");
+  if (fallback !== undefined && current?.kernelFunc === (batchMatMul as unknown as tf.KernelFunc)) {
+    tf.unregisterKernel("BatchMatMul", "wasm");
+    tf.registerKernel(fallback);
+    fallback = undefined;
+  }
+}

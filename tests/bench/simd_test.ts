@@ -1,0 +1,253 @@
+import "../_setup.ts";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import assert from "node:assert/strict";
+import {
+  blasActive,
+  disableBlas,
+  disableSimd,
+  enableBlas,
+  enableSimd,
+  setFastPaths,
+  simdActive,
+} from "../../core/backend/mod.ts";
+import { simdGemm } from "../../core/backend/wasm_simd.ts";
+import { isWasmBackend } from "../../core/backend/js_kernel.ts";
+import { sgemmWasmBase64 } from "../../core/backend/simd/sgemm_wasm.ts";
+import type { Objective } from "../../core/plugin.ts";
+import { negLogProb } from "../../objectives/neg_log_prob.ts";
+import { negProb } from "../../objectives/neg_prob.ts";
+import { makeTrainer, randomBatch, sizes, trainStep } from "../../bench/workload.ts";
+
+/** Largest |a − b| / max(1, |b|). */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+  }
+  return worst;
+}
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sin(seed * 1.7 + i * 0.37) * 1.3;
+  return out;
+}
+
+/** Runs on plain wasm with the SIMD kernel (no OpenBLAS), restoring the start-up state after. */
+async function onSimd<T>(f: () => T): Promise<T> {
+  await tf.setBackend("wasm");
+  disableBlas();
+  enableSimd();
+  try {
+    assert.ok(simdActive() && !blasActive(), "the SIMD kernel serves wasm");
+    return f();
+  } finally {
+    enableBlas();
+    await tf.setBackend("cpu");
+  }
+}
+
+Deno.test("simd: matMul matches the cpu backend to 1e-4 (every transpose, odd sizes, batches, broadcast, deep sums)", async () => {
+  const cases: Array<[number[], number[]]> = [];
+  for (
+    const [m, k, n] of [[1, 1, 1], [3, 17, 65], [65, 3, 17], [17, 65, 3], [64, 16, 64], [5, 300, 9]]
+  ) {
+    cases.push([[m!, k!], [k!, n!]]);
+  }
+  const batched: Array<[number[], number[]]> = [
+    [[3, 5, 8, 16], [3, 5, 16, 8]],
+    [[4, 17, 3], [3, 65]],
+    [[17, 3], [4, 3, 65]],
+    [[1, 8, 16], [4, 16, 6]],
+    [[0, 7], [7, 3]],
+    [[2, 4, 0], [2, 0, 5]],
+  ];
+  const all: Array<[number[], number[], boolean, boolean]> = [];
+  for (const [sa, sb] of [...cases, ...batched]) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const a = [...sa], b = [...sb];
+        if (ta) a.splice(-2, 2, a.at(-1)!, a.at(-2)!);
+        if (tb) b.splice(-2, 2, b.at(-1)!, b.at(-2)!);
+        all.push([a, b, ta, tb]);
+      }
+    }
+  }
+  const run = () =>
+    all.map(([sa, sb, ta, tb]) =>
+      tf.tidy(() => {
+        const a = tf.tensor(values(sa.reduce((x, y) => x * y, 1), 1), sa);
+        const b = tf.tensor(values(sb.reduce((x, y) => x * y, 1), 2), sb);
+        const y = tf.matMul(a, b, ta, tb);
+        return { shape: y.shape, data: y.dataSync() };
+      })
+    );
+  const reference = run();
+  const fast = await onSimd(run);
+  reference.forEach((r, i) => {
+    const what = `case ${JSON.stringify(all[i])}`;
+    assert.deepEqual(fast[i]!.shape, r.shape, `${what} shape`);
+    const d = relDiff(fast[i]!.data, r.data);
+    assert.ok(d < 1e-4, `${what}: relative |Δ| ${d}`);
+  });
+});
+
+Deno.test("simd: simdGemm honours row strides, batch strides and accumulation", async () => {
+  await onSimd(() => {
+    // A = [2 batches of 3×5 inside rows of 7], B = one 5×4 (broadcast), C rows of 6, += C.
+    const m = 3, k = 5, n = 4, lda = 7, ldb = 4, ldc = 6, batch = 2;
+    const a = tf.tensor1d(values(batch * m * lda, 1));
+    const b = tf.tensor1d(values(k * ldb, 2));
+    const c = tf.tensor1d(values(batch * m * ldc, 3));
+    const av = a.dataSync(), bv = b.dataSync(), c0 = c.dataSync().slice();
+    const backend = tf.backend();
+    assert.ok(isWasmBackend(backend));
+    const at = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    assert.ok(simdGemm(backend, {
+      transA: false,
+      transB: false,
+      m,
+      n,
+      k,
+      a: at(a),
+      lda,
+      b: at(b),
+      ldb,
+      c: at(c),
+      ldc,
+      accumulate: true,
+      batch,
+      strideA: m * lda,
+      strideB: 0,
+      strideC: m * ldc,
+    }));
+    const got = c.dataSync();
+    for (let s = 0; s < batch; s++) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < ldc; j++) {
+          const at2 = s * m * ldc + i * ldc + j;
+          let want = c0[at2]!;
+          if (j < n) {
+            for (let q = 0; q < k; q++) want += av[s * m * lda + i * lda + q]! * bv[q * ldb + j]!;
+          }
+          assert.ok(Math.abs(got[at2]! - want) < 1e-4, `batch ${s} C[${i}, ${j}]`);
+        }
+      }
+    }
+    tf.dispose([a, b, c]);
+  });
+});
+
+const size = { ...sizes.reference, vocabSize: 64, dModel: 32, dMlp: 64, batch: 4, time: 12 };
+
+function twoSteps() {
+  const trainer = makeTrainer(3, size);
+  try {
+    const batch = randomBatch(5, size);
+    const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
+    const second = trainStep(trainer, negProb as Objective<unknown>, batch);
+    return {
+      losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
+      weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
+    };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+Deno.test("simd: two training steps equal tfjs wasm's own products and the cpu backend to 1e-4; tensor count flat", async () => {
+  const reference = twoSteps();
+  await tf.setBackend("wasm");
+  disableBlas();
+  disableSimd();
+  setFastPaths(true);
+  let plain;
+  try {
+    plain = twoSteps();
+  } finally {
+    enableSimd();
+    enableBlas();
+  }
+  const fast = await onSimd(() => {
+    const out = twoSteps();
+    const trainer = makeTrainer(0, size);
+    const batch = randomBatch(1, size);
+    try {
+      for (let i = 0; i < 3; i++) trainStep(trainer, negLogProb as Objective<unknown>, batch);
+      const tensors = tf.memory().numTensors;
+      for (let i = 0; i < 10; i++) {
+        trainStep(trainer, (i % 2 ? negProb : negLogProb) as Objective<unknown>, batch);
+      }
+      assert.equal(tf.memory().numTensors, tensors, "tensor count after 10 steps");
+    } finally {
+      trainer.dispose();
+    }
+    return out;
+  });
+  for (const [name, other] of [["cpu", reference], ["plain wasm", plain]] as const) {
+    other.losses.forEach((x, i) =>
+      assert.ok(Math.abs(fast.losses[i]! - x) < 1e-4, `${name} loss/norm ${i}`)
+    );
+    other.weights.forEach((w, i) => {
+      const d = relDiff(fast.weights[i]!, w);
+      assert.ok(d < 1e-4, `${name} weight ${i} after two steps: relative |Δ| ${d}`);
+    });
+  }
+});
+
+/** Ids of the sections of a wasm binary. */
+function sectionIds(bytes: Uint8Array): number[] {
+  const ids: number[] = [];
+  let at = 8;
+  while (at < bytes.length) {
+    ids.push(bytes[at]!);
+    at++;
+    let size = 0, shift = 0, byte;
+    do {
+      byte = bytes[at++]!;
+      size |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    at += size;
+  }
+  return ids;
+}
+
+Deno.test("simd: the committed module imports only tfjs's memory, has no data, and equals a fresh build", async () => {
+  const bytes = Uint8Array.from(atob(sgemmWasmBase64), (c) => c.charCodeAt(0));
+  const module = new WebAssembly.Module(bytes);
+  assert.deepEqual(WebAssembly.Module.imports(module), [
+    { module: "env", name: "memory", kind: "memory" },
+  ]);
+  // Section 11 is data, 12 data count, 6 globals: none (nothing that could overlap tfjs's heap).
+  const ids = sectionIds(bytes);
+  for (const id of [6, 11, 12]) assert.ok(!ids.includes(id), `section ${id} in ${ids}`);
+  const out = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../bench/build_kernels.ts", import.meta.url).pathname,
+        "--out",
+        out,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const fresh = await Deno.readTextFile(out);
+    const committed = await Deno.readTextFile(
+      new URL("../../core/backend/simd/sgemm_wasm.ts", import.meta.url),
+    );
+    assert.equal(
+      fresh,
+      committed,
+      "core/backend/simd/sgemm_wasm.ts is stale: deno task build-kernels",
+    );
+  } finally {
+    await Deno.remove(out);
+  }
+});
