@@ -23,6 +23,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapKernel, type HeapView, registerHeapKernel } from "./js_kernel.ts";
 import { fastPathsActive } from "./fused_kernels.ts";
+import { simdAttentionBackward, simdAttentionForward } from "./attention_simd.ts";
 
 /** Attributes of the two kernels. */
 interface AttentionAttrs {
@@ -123,6 +124,10 @@ const forwardKernel: HeapKernel = {
   },
   run: ([qIn, kIn, vIn], [outV, probsV], attrs) => {
     const { heads, kvHeads, scale, batch, time, headDim } = attrs as unknown as AttentionAttrs;
+    // On wasm with the SIMD product (attention_simd.ts), the same in products over whole heads.
+    if (
+      simdAttentionForward([qIn!, kIn!, vIn!], [outV!, probsV!], attrs as unknown as AttentionAttrs)
+    ) return;
     const q = f32(qIn!), k = f32(kIn!), v = f32(vIn!), out = f32(outV!), probs = f32(probsV!);
     const group = heads / kvHeads;
     const s = scratch(time, headDim);
@@ -176,6 +181,13 @@ const backwardKernel: HeapKernel = {
     })),
   run: ([dyIn, qIn, kIn, vIn, pIn], [dqV, dkV, dvV], attrs) => {
     const { heads, kvHeads, scale, batch, time, headDim } = attrs as unknown as AttentionAttrs;
+    if (
+      simdAttentionBackward(
+        [dyIn!, qIn!, kIn!, vIn!, pIn!],
+        [dqV!, dkV!, dvV!],
+        attrs as unknown as AttentionAttrs,
+      )
+    ) return;
     const dy = f32(dyIn!), q = f32(qIn!), k = f32(kIn!), v = f32(vIn!), probs = f32(pIn!);
     const dq = f32(dqV!), dk = f32(dkV!), dv = f32(dvV!);
     const group = heads / kvHeads;

@@ -102,6 +102,42 @@ function scratch(inst: Instance, bytes: number): number {
   return inst.scratch;
 }
 
+let work = 0;
+let workSize = 0;
+
+/**
+ * Prepares the SIMD kernel for a kernel that calls {@link simdGemm} on heap views: grows the
+ * packing buffer for products up to `m × n × k` (each at most) and a work area of `workBytes`
+ * bytes on tfjs's heap, before the caller takes its views (an allocation may grow the memory and
+ * detach older views).
+ *
+ * @param m Largest rows of a product.
+ * @param n Largest columns.
+ * @param k Largest depth.
+ * @param workBytes Bytes of work area wanted (0 for none).
+ * @returns The heap's buffer (take views on it after this call) and the work area's byte offset,
+ *   or `null` when the SIMD kernel does not serve the active backend (disabled, not wasm, or not
+ *   instantiable).
+ */
+export function simdReserve(
+  m: number,
+  n: number,
+  k: number,
+  workBytes: number,
+): { buffer: ArrayBufferLike; work: number } | null {
+  const backend = tf.backend();
+  if (!enabled || !isWasmBackend(backend)) return null;
+  const inst = simdInstance(backend);
+  if (inst === null) return null;
+  scratch(inst, inst.scratchBytes(m, n, k));
+  if (workSize < workBytes) {
+    if (work !== 0) inst.module._free(work);
+    workSize = Math.max(workBytes, 2 * workSize);
+    work = inst.module._malloc(workSize) >>> 0;
+  }
+  return { buffer: inst.memory.buffer, work };
+}
+
 /**
  * `C_i = op(A_i)·op(B_i)` (plus `C_i` when `accumulate`) for `i < batch` on the wasm heap, row-major
  * float32, through the SIMD kernel.
