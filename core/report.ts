@@ -357,7 +357,7 @@ export function renderReport(
         data.percent ? " in %" : ""
       }, mean ± std over seeds where there are several; ${
         rowsAreObjectives(figure)
-          ? "the highest of each column in bold, named in the last row"
+          ? "the highest mean of each column in bold, named in the last row (means, not a test: the table of Welch tests below says which differences are clear)"
           : "the highest of each row in bold"
       }.`,
       "",
