@@ -23,6 +23,7 @@ import {
 } from "../core/backend/decode_kernels.ts";
 import { fastPathsActive, runKernel as run } from "../core/backend/fused_kernels.ts";
 import { blasActive } from "../core/backend/wasm_blas.ts";
+import { withOneBlasThread } from "../core/backend/openblas.ts";
 import type { DecodeSession } from "./generate.ts";
 import type { TransformerConfig } from "./transformer_config.ts";
 
@@ -248,111 +249,115 @@ class FusedSession implements DecodeSession {
     }
     const slot = this.#length;
     const gpt2 = c.family === "gpt2";
-    const logits = tf.tidy(() => {
-      const ids = tf.tensor1d(tokens.flat(), "int32");
-      const pos = tf.tensor1d(positions.flat(), "int32");
-      const table = this.#need(gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight");
-      let h = run("ProbsftDecodeEmbed", {
-        table,
-        positionsTable: gpt2 ? this.#need("transformer.wpe.weight") : table,
-        ids,
-        pos,
-      }, { positions: gpt2 })[0]!;
-      const normName = (i: number, second: boolean) =>
-        gpt2
-          ? `transformer.h.${i}.${second ? "ln_2" : "ln_1"}`
-          : `model.layers.${i}.${second ? "post_attention_layernorm" : "input_layernorm"}`;
-      const finalNorm = gpt2 ? "transformer.ln_f" : "model.norm";
-      if (decodeLayerKernelReady()) {
-        for (let i = 0; i < c.nLayers; i++) h = this.#layer(i, h, pos, time, slot);
-        return this.#logits(this.#residualNorm(h, undefined, undefined, finalNorm, time)[1]);
-      }
-      let y: tf.Tensor;
-      [h, y] = this.#residualNorm(h, undefined, undefined, normName(0, false), 0);
-      const hd = c.headDim, qWidth = c.nHeads * hd, kvWidth = c.nKvHeads * hd;
-      for (let i = 0; i < c.nLayers; i++) {
-        let att: tf.Tensor;
-        const attrs = {
-          time,
-          slot,
-          heads: c.nHeads,
-          kvHeads: c.nKvHeads,
-          headDim: hd,
-          theta: gpt2 ? 0 : c.ropeTheta,
-        };
-        const caches = { kCache: this.#k[i]!, vCache: this.#v[i]!, pos, first: this.#first };
-        let outBias: tf.Tensor | undefined;
-        if (gpt2) {
-          const p = `transformer.h.${i}.`;
-          const qkv = tf.matMul(y, this.#need(`${p}attn.c_attn.weight`));
-          const b = this.#need(`${p}attn.c_attn.bias`);
-          att = run("ProbsftDecodeAttention", {
-            q: qkv,
-            k: qkv,
-            v: qkv,
-            qb: b,
-            kb: b,
-            vb: b,
-            ...caches,
-          }, {
-            ...attrs,
-            cols: [0, qWidth, qWidth + kvWidth],
-            strides: [qWidth + 2 * kvWidth, qWidth + 2 * kvWidth, qWidth + 2 * kvWidth],
-            bias: true,
-          })[0]!;
-          att = tf.matMul(att, this.#need(`${p}attn.c_proj.weight`));
-          outBias = this.#need(`${p}attn.c_proj.bias`);
-        } else {
-          const p = `model.layers.${i}.self_attn.`;
-          const proj = (name: string) => tf.matMul(y, this.#need(`${p}${name}.weight`));
-          const q = proj("q_proj"), k = proj("k_proj"), v = proj("v_proj");
-          const bias = c.qkvBias;
-          att = run("ProbsftDecodeAttention", {
-            q,
-            k,
-            v,
-            qb: bias ? this.#need(`${p}q_proj.bias`) : q,
-            kb: bias ? this.#need(`${p}k_proj.bias`) : k,
-            vb: bias ? this.#need(`${p}v_proj.bias`) : v,
-            ...caches,
-          }, { ...attrs, cols: [0, 0, 0], strides: [qWidth, kvWidth, kvWidth], bias })[0]!;
-          att = tf.matMul(att, this.#need(`${p}o_proj.weight`));
-          outBias = this.#w.get(`${p}o_proj.bias`);
+    // A token step's products are small: one OpenBLAS thread (see withOneBlasThread).
+    const run1 = time === 1 ? withOneBlasThread : <T>(f: () => T) => f();
+    const logits = run1(() =>
+      tf.tidy(() => {
+        const ids = tf.tensor1d(tokens.flat(), "int32");
+        const pos = tf.tensor1d(positions.flat(), "int32");
+        const table = this.#need(gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight");
+        let h = run("ProbsftDecodeEmbed", {
+          table,
+          positionsTable: gpt2 ? this.#need("transformer.wpe.weight") : table,
+          ids,
+          pos,
+        }, { positions: gpt2 })[0]!;
+        const normName = (i: number, second: boolean) =>
+          gpt2
+            ? `transformer.h.${i}.${second ? "ln_2" : "ln_1"}`
+            : `model.layers.${i}.${second ? "post_attention_layernorm" : "input_layernorm"}`;
+        const finalNorm = gpt2 ? "transformer.ln_f" : "model.norm";
+        if (decodeLayerKernelReady()) {
+          for (let i = 0; i < c.nLayers; i++) h = this.#layer(i, h, pos, time, slot);
+          return this.#logits(this.#residualNorm(h, undefined, undefined, finalNorm, time)[1]);
         }
-        [h, y] = this.#residualNorm(h, att, outBias, normName(i, true), 0);
-        let mlpOut: tf.Tensor;
-        let mlpBias: tf.Tensor | undefined;
-        if (gpt2) {
-          const p = `transformer.h.${i}.mlp.`;
-          const a = tf.matMul(y, this.#need(`${p}c_fc.weight`));
-          const act = run("ProbsftDecodeActivation", {
-            a,
-            b: a,
-            ab: this.#need(`${p}c_fc.bias`),
-            bb: this.#need(`${p}c_fc.bias`),
-          }, { kind: c.activation, gated: false, bias: true })[0]!;
-          mlpOut = tf.matMul(act, this.#need(`${p}c_proj.weight`));
-          mlpBias = this.#need(`${p}c_proj.bias`);
-        } else {
-          const p = `model.layers.${i}.mlp.`;
-          const gate = tf.matMul(y, this.#need(`${p}gate_proj.weight`));
-          const up = tf.matMul(y, this.#need(`${p}up_proj.weight`));
-          const bias = c.mlpBias;
-          const act = run("ProbsftDecodeActivation", {
-            a: gate,
-            b: up,
-            ab: bias ? this.#need(`${p}gate_proj.bias`) : gate,
-            bb: bias ? this.#need(`${p}up_proj.bias`) : up,
-          }, { kind: c.activation, gated: true, bias })[0]!;
-          mlpOut = tf.matMul(act, this.#need(`${p}down_proj.weight`));
-          mlpBias = this.#w.get(`${p}down_proj.bias`);
+        let y: tf.Tensor;
+        [h, y] = this.#residualNorm(h, undefined, undefined, normName(0, false), 0);
+        const hd = c.headDim, qWidth = c.nHeads * hd, kvWidth = c.nKvHeads * hd;
+        for (let i = 0; i < c.nLayers; i++) {
+          let att: tf.Tensor;
+          const attrs = {
+            time,
+            slot,
+            heads: c.nHeads,
+            kvHeads: c.nKvHeads,
+            headDim: hd,
+            theta: gpt2 ? 0 : c.ropeTheta,
+          };
+          const caches = { kCache: this.#k[i]!, vCache: this.#v[i]!, pos, first: this.#first };
+          let outBias: tf.Tensor | undefined;
+          if (gpt2) {
+            const p = `transformer.h.${i}.`;
+            const qkv = tf.matMul(y, this.#need(`${p}attn.c_attn.weight`));
+            const b = this.#need(`${p}attn.c_attn.bias`);
+            att = run("ProbsftDecodeAttention", {
+              q: qkv,
+              k: qkv,
+              v: qkv,
+              qb: b,
+              kb: b,
+              vb: b,
+              ...caches,
+            }, {
+              ...attrs,
+              cols: [0, qWidth, qWidth + kvWidth],
+              strides: [qWidth + 2 * kvWidth, qWidth + 2 * kvWidth, qWidth + 2 * kvWidth],
+              bias: true,
+            })[0]!;
+            att = tf.matMul(att, this.#need(`${p}attn.c_proj.weight`));
+            outBias = this.#need(`${p}attn.c_proj.bias`);
+          } else {
+            const p = `model.layers.${i}.self_attn.`;
+            const proj = (name: string) => tf.matMul(y, this.#need(`${p}${name}.weight`));
+            const q = proj("q_proj"), k = proj("k_proj"), v = proj("v_proj");
+            const bias = c.qkvBias;
+            att = run("ProbsftDecodeAttention", {
+              q,
+              k,
+              v,
+              qb: bias ? this.#need(`${p}q_proj.bias`) : q,
+              kb: bias ? this.#need(`${p}k_proj.bias`) : k,
+              vb: bias ? this.#need(`${p}v_proj.bias`) : v,
+              ...caches,
+            }, { ...attrs, cols: [0, 0, 0], strides: [qWidth, kvWidth, kvWidth], bias })[0]!;
+            att = tf.matMul(att, this.#need(`${p}o_proj.weight`));
+            outBias = this.#w.get(`${p}o_proj.bias`);
+          }
+          [h, y] = this.#residualNorm(h, att, outBias, normName(i, true), 0);
+          let mlpOut: tf.Tensor;
+          let mlpBias: tf.Tensor | undefined;
+          if (gpt2) {
+            const p = `transformer.h.${i}.mlp.`;
+            const a = tf.matMul(y, this.#need(`${p}c_fc.weight`));
+            const act = run("ProbsftDecodeActivation", {
+              a,
+              b: a,
+              ab: this.#need(`${p}c_fc.bias`),
+              bb: this.#need(`${p}c_fc.bias`),
+            }, { kind: c.activation, gated: false, bias: true })[0]!;
+            mlpOut = tf.matMul(act, this.#need(`${p}c_proj.weight`));
+            mlpBias = this.#need(`${p}c_proj.bias`);
+          } else {
+            const p = `model.layers.${i}.mlp.`;
+            const gate = tf.matMul(y, this.#need(`${p}gate_proj.weight`));
+            const up = tf.matMul(y, this.#need(`${p}up_proj.weight`));
+            const bias = c.mlpBias;
+            const act = run("ProbsftDecodeActivation", {
+              a: gate,
+              b: up,
+              ab: bias ? this.#need(`${p}gate_proj.bias`) : gate,
+              bb: bias ? this.#need(`${p}up_proj.bias`) : up,
+            }, { kind: c.activation, gated: true, bias })[0]!;
+            mlpOut = tf.matMul(act, this.#need(`${p}down_proj.weight`));
+            mlpBias = this.#w.get(`${p}down_proj.bias`);
+          }
+          const last = i === c.nLayers - 1;
+          const next = last ? finalNorm : normName(i + 1, false);
+          [h, y] = this.#residualNorm(h, mlpOut, mlpBias, next, last ? time : 0);
         }
-        const last = i === c.nLayers - 1;
-        const next = last ? finalNorm : normName(i + 1, false);
-        [h, y] = this.#residualNorm(h, mlpOut, mlpBias, next, last ? time : 0);
-      }
-      return this.#logits(y);
-    });
+        return this.#logits(y);
+      })
+    );
     this.#length += time;
     try {
       return logits.dataSync() as Float32Array;

@@ -235,3 +235,25 @@ export function matMulSizes(
   }
   return { m, k, n };
 }
+
+/**
+ * Runs `f` with OpenBLAS on one thread, then restores its thread count. For runs of small
+ * products (a decoding step: a few rows): OpenBLAS splits a product past about 2.6·10⁵
+ * multiply-adds over its threads, and waking and joining them costs more than such a product,
+ * much more on a busy machine. Without OpenBLAS, just runs `f`.
+ *
+ * @param f The work.
+ * @returns What `f` returns.
+ */
+export function withOneBlasThread<T>(f: () => T): T {
+  findBlas();
+  const lib = library?.lib;
+  const threads = library?.info.threads ?? 1;
+  if (lib === undefined || threads <= 1) return f();
+  lib.symbols.openblas_set_num_threads(1);
+  try {
+    return f();
+  } finally {
+    lib.symbols.openblas_set_num_threads(threads);
+  }
+}
