@@ -50,11 +50,13 @@ export function isCausal(mask: tf.Tensor): boolean {
 /**
  * Whether the model's training pass should take {@link causalAttention}'s fused kernels: where
  * they serve the backend (wasm and cpu-blas, fast paths on) and no BLAS serves the matrix
- * products. The kernels are plain JavaScript (about 1.5 GFLOP/s on one core): faster than wasm's
- * own batched products over `batch·heads` small matrices (about 1 GFLOP/s, plus the transposes,
- * mask and softmax ops they replace), slower than the plain composition on OpenBLAS (measured
- * 2026-11-30 on `[32, 64, 4·16]`, forward and backward, alternating: plain wasm 208 ms, fused
- * 138 ms, OpenBLAS 48 ms; machine under load).
+ * products. On wasm the kernels run their per-head products through the SIMD matrix product
+ * (`core/backend/attention_simd.ts`; plain JavaScript at about 1.5 GFLOP/s with
+ * `PROBSFT_SIMD=0`): faster than wasm's own batched products over `batch·heads` small matrices
+ * (about 1 GFLOP/s, plus the transposes, mask and softmax ops they replace); the JavaScript kernel
+ * was slower than the plain composition on OpenBLAS (measured 2026-11-30 on `[32, 64, 4·16]`,
+ * forward and backward, alternating: plain wasm 208 ms, fused 138 ms, OpenBLAS 48 ms; machine
+ * under load), so with OpenBLAS the composition stays.
  *
  * @returns True on plain wasm (no OpenBLAS) with the fast paths on.
  */

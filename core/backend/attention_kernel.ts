@@ -17,6 +17,9 @@
  *
  * On the wasm backend (one thread, no BLAS) this replaces about 20 tfjs ops per block, among them
  * two batched products over `batch·heads` small matrices that wasm runs at about 1 GFLOP/s.
+ * There, when the SIMD matrix product serves wasm (`wasm_simd.ts`, unless `PROBSFT_SIMD=0`), both
+ * kernels run as per-head SIMD products instead (`attention_simd.ts`); the loops below serve
+ * `cpu-blas` and wasm without it.
  *
  * @module
  */
