@@ -6,6 +6,7 @@
  * @module
  */
 import { Effect } from "effect";
+import { decodeExperiment, type FigureConfig } from "../core/config.ts";
 import { ConfigError, type UnknownId } from "../core/errors.ts";
 import { writeReport } from "../core/report.ts";
 import type { Progress } from "../core/runner.ts";
@@ -80,9 +81,29 @@ export function collectExperiment(
       });
     }
     const { results, unfinished } = yield* collectSweep(url, out);
-    yield* Effect.promise(() => writeReport(out, results, results.name));
+    const figures = yield* submittedFigures(out);
+    yield* Effect.promise(() => writeReport(out, results, results.name, figures));
     console.error(
       `${results.name}: ${results.cells.length} cells collected, ${results.failures.length} failed, ${unfinished} unfinished; report: ${out}/report.md`,
     );
+  });
+}
+
+/**
+ * The figures of the experiment submitted into `out`, read back from the `config.json` the
+ * submission wrote there (none when the folder has no config, e.g. a sweep submitted elsewhere).
+ */
+function submittedFigures(
+  out: string,
+): Effect.Effect<ReadonlyArray<FigureConfig> | undefined, ConfigError> {
+  const path = `${out}/config.json`;
+  return Effect.gen(function* () {
+    const text = yield* Effect.promise(() => Deno.readTextFile(path).catch(() => undefined));
+    if (text === undefined) return undefined;
+    const raw = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: () => new ConfigError({ message: `${path} is not JSON`, where: path }),
+    });
+    return (yield* decodeExperiment(raw, path)).figures;
   });
 }

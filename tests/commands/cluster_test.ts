@@ -69,6 +69,8 @@ function presetWith(dir: string): ExperimentConfig {
   });
   return {
     ...preset,
+    // A preset figure: `experiment collect` must draw it from the submitted config.json.
+    figures: [{ title: "Score by seed", file: "by-seed.svg", x: "seed" }],
     domains: [...preset.domains, {
       id: "jsonl",
       params: {
@@ -198,6 +200,22 @@ Deno.test({
       assert.match(status.stdout, /commands-cluster \(6 cells/);
       assert.match(status.stdout, /6 done, 0 running, 0 failed, 0 waiting/);
       assert.doesNotMatch(status.stdout, /^failed cells/m);
+
+      // `experiment collect` into the submitted folder writes the report and the preset's figure.
+      await Deno.remove(`${dir}/out/by-seed.svg`);
+      await Deno.remove(`${dir}/out/report.md`);
+      const collect = await runTask([
+        "experiment",
+        "collect",
+        "--cluster",
+        url,
+        "--out",
+        `${dir}/out`,
+      ]);
+      assert.equal(collect.code, 0, collect.stderr);
+      assert.match(collect.stderr, /6 cells collected, 0 failed, 0 unfinished/);
+      assert.match(await Deno.readTextFile(`${dir}/out/by-seed.svg`), /<title>Score by seed<\/title>/);
+      assert.match(await Deno.readTextFile(`${dir}/out/report.md`), /Score by seed/);
 
       // Ctrl-C: the runners leave with status 130.
       for (const runner of runners) {
