@@ -24,6 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { blasActive } from "../core/backend/wasm_blas.ts";
+import { simdRowKernels } from "../core/backend/wasm_simd.ts";
 import { fastPathsActive, runKernel as run } from "../core/backend/fused_kernels.ts";
 
 function swapLast(rank: number): number[] {
@@ -168,6 +169,7 @@ function unaryFast(forward: string, backward: string): (x: tf.Tensor) => tf.Tens
 }
 
 const geluTanhFast = unaryFast("ProbsftGeluTanh", "ProbsftGeluTanhGrad");
+const geluErfFast = unaryFast("ProbsftGeluErf", "ProbsftGeluErfGrad");
 
 /**
  * GELU in its exact form, `0.5·x·(1 + erf(x/√2))`.
@@ -176,7 +178,11 @@ const geluTanhFast = unaryFast("ProbsftGeluTanh", "ProbsftGeluTanhGrad");
  * @returns GELU(x).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  // The composite runs on wasm's SIMD erf and is faster than the fused JavaScript kernel
+  // On wasm with the SIMD row kernels: one f32x4 pass forward and one backward (wasm_simd.ts).
+  if (fastPathsActive() && x.dtype === "float32" && simdRowKernels() !== null) {
+    return geluErfFast(x);
+  }
+  // Otherwise the composite runs on wasm's SIMD erf and is faster than the fused JavaScript kernel
   // (measured 10 vs 25 ms forward + backward on [1312, 256]); the tanh form below is the reverse.
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }

@@ -3,7 +3,9 @@
  * product (`wasm_simd.ts`): per row and head, the products `Q·Kᵀ`, `P·V` (forward) and `dO·Vᵀ`,
  * `dS·K`, `dSᵀ·Q`, `Pᵀ·dO` (backward) run as `[time, headDim]`/`[time, time]` products directly
  * in the projections' layout (row strides `heads·headDim`, no gathers), and only the causal
- * softmax and its Jacobian (`dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale`) are JavaScript loops. The
+ * softmax and its Jacobian (`dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale`) are row kernels of the same
+ * module (`softmaxCausal`, `softmaxCausalGrad`: f32x4, a polynomial exp), or JavaScript loops when
+ * those are off (`setSimdRows(false)`, `PROBSFT_SIMD_ROWS=0`). The
  * products are over whole `[time, time]` squares: the part above the diagonal is computed and then
  * masked (forward) or multiplies zeros (backward), about twice the needed work at 5–10 times the
  * scalar kernel's speed. Sums are float32 (the scalar kernel's are float64).
@@ -12,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { HeapView, WasmBackendInternals } from "./js_kernel.ts";
-import { simdGemm, simdReserve } from "./wasm_simd.ts";
+import { simdGemm, simdReserve, simdRowKernels } from "./wasm_simd.ts";
 
 /** Attributes of the attention kernels (see `attention_kernel.ts`). */
 export interface SimdAttentionAttrs {
@@ -45,6 +47,8 @@ export function simdAttentionForward(
   if (heap === null) return false;
   const [qOff, kOff, vOff, outOff, pOff] = offsets as [number, number, number, number, number];
   const backend = tf.backend() as unknown as WasmBackendInternals;
+  // The softmax rows in the module (f32x4, polynomial exp); JavaScript loops when they are off.
+  const rows = simdRowKernels();
   const probs = new Float32Array(heap.buffer, pOff, batch * heads * time * time);
   const group = heads / kvHeads;
   const qW = heads * headDim, kW = kvHeads * headDim;
@@ -68,23 +72,26 @@ export function simdAttentionForward(
         c: pOff + 4 * pBase,
         ldc: time,
       });
-      for (let i = 0; i < time; i++) {
-        const r = pBase + i * time;
-        let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const x = probs[r + j]! * scale;
-          probs[r + j] = x;
-          if (x > max) max = x;
+      if (rows !== null) rows.softmaxCausal(pOff + 4 * pBase, time, 1, scale);
+      else {
+        for (let i = 0; i < time; i++) {
+          const r = pBase + i * time;
+          let max = -Infinity;
+          for (let j = 0; j <= i; j++) {
+            const x = probs[r + j]! * scale;
+            probs[r + j] = x;
+            if (x > max) max = x;
+          }
+          let sum = 0;
+          for (let j = 0; j <= i; j++) {
+            const e = Math.exp(probs[r + j]! - max);
+            probs[r + j] = e;
+            sum += e;
+          }
+          const inv = 1 / sum;
+          for (let j = 0; j <= i; j++) probs[r + j]! *= inv;
+          for (let j = i + 1; j < time; j++) probs[r + j] = 0;
         }
-        let sum = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = Math.exp(probs[r + j]! - max);
-          probs[r + j] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        for (let j = 0; j <= i; j++) probs[r + j]! *= inv;
-        for (let j = i + 1; j < time; j++) probs[r + j] = 0;
       }
       // O = P·V in the projections' layout.
       simdGemm(backend, {
@@ -134,6 +141,8 @@ export function simdAttentionBackward(
     number,
   ];
   const backend = tf.backend() as unknown as WasmBackendInternals;
+  // The softmax rows in the module (f32x4, polynomial exp); JavaScript loops when they are off.
+  const rows = simdRowKernels();
   const probs = new Float32Array(heap.buffer, pOff, batch * heads * time * time);
   const ds = new Float32Array(heap.buffer, heap.work, time * time);
   const group = heads / kvHeads;
@@ -160,12 +169,17 @@ export function simdAttentionBackward(
           ldc: time,
         });
         // dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale on and below the diagonal, 0 above.
-        for (let i = 0; i < time; i++) {
-          const r = i * time, pr = pBase + r;
-          let rowsum = 0;
-          for (let j = 0; j <= i; j++) rowsum += probs[pr + j]! * ds[r + j]!;
-          for (let j = 0; j <= i; j++) ds[r + j] = probs[pr + j]! * (ds[r + j]! - rowsum) * scale;
-          for (let j = i + 1; j < time; j++) ds[r + j] = 0;
+        if (rows !== null) rows.softmaxCausalGrad(pOff + 4 * pBase, heap.work, time, scale);
+        else {
+          for (let i = 0; i < time; i++) {
+            const r = i * time, pr = pBase + r;
+            let rowsum = 0;
+            for (let j = 0; j <= i; j++) rowsum += probs[pr + j]! * ds[r + j]!;
+            for (let j = 0; j <= i; j++) {
+              ds[r + j] = probs[pr + j]! * (ds[r + j]! - rowsum) * scale;
+            }
+            for (let j = i + 1; j < time; j++) ds[r + j] = 0;
+          }
         }
         // dQ = dS·K; dK (+)= dSᵀ·Q; dV (+)= Pᵀ·dO (the group's heads summed).
         simdGemm(backend, {

@@ -20,6 +20,7 @@ import {
   registerKernelFunc,
 } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
+import { simdRowKernels } from "./wasm_simd.ts";
 
 /** The backends the fused kernels serve. */
 export const fusedBackends: ReadonlyArray<string> = ["wasm", cpuBlasName];
@@ -287,8 +288,67 @@ export function adamWInPlace(
   return true;
 }
 
+/** erf by Eigen's float32 rational approximation on [−4, 4] (as `erfv` of `simd/sgemm.as.ts`). */
+function erf(x: number): number {
+  const u = x > 4 ? 4 : x < -4 ? -4 : x;
+  const x2 = u * u;
+  let p = -2.72614225801306e-10;
+  p = p * x2 + 2.77068142495902e-08;
+  p = p * x2 - 2.10102402082508e-06;
+  p = p * x2 - 5.69250639462346e-05;
+  p = p * x2 - 7.34990630326855e-04;
+  p = p * x2 - 2.95459980854025e-03;
+  p = p * x2 - 1.60960333262415e-02;
+  let q = -1.45660718464996e-05;
+  q = q * x2 - 2.13374055278905e-04;
+  q = q * x2 - 1.68282697438203e-03;
+  q = q * x2 - 7.37332916720468e-03;
+  q = q * x2 - 1.42647390514189e-02;
+  return (p * u) / q;
+}
+
 /** The fused kernels (names prefixed `Probsft`), registered on first use on a backend. */
 const fastKernels: ReadonlyArray<HeapKernel> = [
+  {
+    // Exact GELU, 0.5·x·(1 + erf(x/√2)): the SIMD module's f32x4 kernel on wasm (the model uses
+    // this kernel only then: the tfjs composite beats a scalar loop), a JavaScript loop elsewhere.
+    name: "ProbsftGeluErf",
+    inputNames: ["x"],
+    outputs: same,
+    run: ([x], [y]) => {
+      // Non-null only on the active wasm backend, where the views are windows on its heap.
+      const rows = simdRowKernels();
+      if (rows !== null) {
+        rows.geluErf(x!.byteOffset, y!.byteOffset, x!.length);
+        return;
+      }
+      const xs = f32(x!), ys = f32(y!);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        ys[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+      }
+    },
+  },
+  {
+    // dx = dy·(0.5·(1 + erf(x/√2)) + x·φ(x)), φ the standard normal density.
+    name: "ProbsftGeluErfGrad",
+    inputNames: ["dy", "x"],
+    outputs: same,
+    run: ([dy, x], [dx]) => {
+      const rows = simdRowKernels();
+      if (rows !== null) {
+        rows.geluErfGrad(dy!.byteOffset, x!.byteOffset, dx!.byteOffset, x!.length);
+        return;
+      }
+      const d = f32(dy!), xs = f32(x!), out = f32(dx!);
+      const c = 1 / Math.sqrt(2 * Math.PI);
+      for (let i = 0; i < xs.length; i++) {
+        const v = xs[i]!;
+        out[i] = d[i]! *
+          (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * c * Math.exp(-0.5 * v * v));
+      }
+    },
+  },
   {
     name: "ProbsftGeluTanh",
     inputNames: ["x"],

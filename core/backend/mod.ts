@@ -22,6 +22,6 @@ export * from "./select.ts";
 export * from "./by_size.ts";
 export { type BlasInfo, findBlas, openBlasPaths } from "./openblas.ts";
 export { blasActive, blasDescription, disableBlas, enableBlas } from "./wasm_blas.ts";
-export { disableSimd, enableSimd, simdActive } from "./wasm_simd.ts";
+export { disableSimd, enableSimd, setSimdRows, simdActive } from "./wasm_simd.ts";
 export { cpuBlasName, cpuBlasUnavailable } from "./cpu_blas.ts";
 export { fastPathsActive, setFastPaths } from "./fused_kernels.ts";

@@ -46,9 +46,24 @@ interface EmscriptenModule {
   _free(ptr: number): void;
 }
 
+/** The module's elementwise and row kernels (see `simd/sgemm.as.ts`); addresses are bytes. */
+export interface SimdRowKernels {
+  /** `y[i] = exp(x[i])` for `i < n` (polynomial, relative error ≤ 2e-7 on [−87.3, 88.3]). */
+  readonly expArray: (x: number, y: number, n: number) => void;
+  /** The causal softmax of `squares` consecutive `[time, time]` score squares, in place. */
+  readonly softmaxCausal: (p: number, time: number, squares: number, scale: number) => void;
+  /** The causal softmax's Jacobian of one square, in place on `dp`. */
+  readonly softmaxCausalGrad: (p: number, dp: number, time: number, scale: number) => void;
+  /** Exact GELU of `n` floats. */
+  readonly geluErf: (x: number, y: number, n: number) => void;
+  /** Its gradient: `dx = dy·gelu′(x)`. */
+  readonly geluErfGrad: (dy: number, x: number, dx: number, n: number) => void;
+}
+
 interface Instance {
   readonly memory: WebAssembly.Memory;
   readonly sgemm: SgemmFn;
+  readonly rows: SimdRowKernels;
   readonly scratchBytes: (m: number, n: number, k: number) => number;
   readonly module: EmscriptenModule;
   scratch: number;
@@ -81,6 +96,7 @@ function simdInstance(backend: WasmBackendInternals): Instance | null {
       memory,
       sgemm: exports.sgemm as SgemmFn,
       scratchBytes: exports.scratchBytes as Instance["scratchBytes"],
+      rows: exports as unknown as SimdRowKernels,
       module,
       scratch: 0,
       scratchSize: 0,
@@ -136,6 +152,37 @@ export function simdReserve(
     work = inst.module._malloc(workSize) >>> 0;
   }
   return { buffer: inst.memory.buffer, work };
+}
+
+let rowsEnabled = (() => {
+  try {
+    return Deno.env.get("PROBSFT_SIMD_ROWS") !== "0";
+  } catch {
+    return true;
+  }
+})();
+
+/**
+ * Turns the SIMD module's elementwise and row kernels (softmax rows, exact GELU) on or off, for
+ * before/after timings and tests (on by default; `PROBSFT_SIMD_ROWS=0` starts off). Off, their
+ * callers run their JavaScript loops or tfjs compositions; the SIMD matrix product is unaffected.
+ *
+ * @param on Whether to use them.
+ */
+export function setSimdRows(on: boolean): void {
+  rowsEnabled = on;
+}
+
+/**
+ * The SIMD module's elementwise and row kernels for the active backend, when SIMD serves it
+ * (enabled, wasm, instantiable): they run on tfjs's heap at the byte offsets of its tensors.
+ *
+ * @returns The kernels, or `null` (then callers use their JavaScript or tfjs paths).
+ */
+export function simdRowKernels(): SimdRowKernels | null {
+  const backend = tf.backend();
+  if (!enabled || !rowsEnabled || !isWasmBackend(backend)) return null;
+  return simdInstance(backend)?.rows ?? null;
 }
 
 /**

@@ -11,13 +11,24 @@ import {
   setFastPaths,
   simdActive,
 } from "../../core/backend/mod.ts";
-import { simdGemm } from "../../core/backend/wasm_simd.ts";
+import { setSimdRows, simdGemm, simdRowKernels } from "../../core/backend/wasm_simd.ts";
+import { causalAttention } from "../../backbones/attention.ts";
+import { gelu } from "../../backbones/ops.ts";
+import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
+import { AdamW } from "../../core/optimizer.ts";
 import { isWasmBackend } from "../../core/backend/js_kernel.ts";
 import { sgemmWasmBase64 } from "../../core/backend/simd/sgemm_wasm.ts";
 import type { Objective } from "../../core/plugin.ts";
 import { negLogProb } from "../../objectives/neg_log_prob.ts";
 import { negProb } from "../../objectives/neg_prob.ts";
-import { makeTrainer, randomBatch, sizes, trainStep } from "../../bench/workload.ts";
+import {
+  benchTokenizer,
+  makeTrainer,
+  randomBatch,
+  sizes,
+  type Trainer,
+  trainStep,
+} from "../../bench/workload.ts";
 
 /** Largest |a − b| / max(1, |b|). */
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -187,6 +198,161 @@ Deno.test("simd: two training steps equal tfjs wasm's own products and the cpu b
     return out;
   });
   for (const [name, other] of [["cpu", reference], ["plain wasm", plain]] as const) {
+    other.losses.forEach((x, i) =>
+      assert.ok(Math.abs(fast.losses[i]! - x) < 1e-4, `${name} loss/norm ${i}`)
+    );
+    other.weights.forEach((w, i) => {
+      const d = relDiff(fast.weights[i]!, w);
+      assert.ok(d < 1e-4, `${name} weight ${i} after two steps: relative |Δ| ${d}`);
+    });
+  }
+});
+
+Deno.test("simd rows: the polynomial exp is within 2e-7 relative of Math.exp on [−87.3, 88.3]", async () => {
+  await onSimd(() => {
+    const rows = simdRowKernels();
+    assert.ok(rows !== null, "the row kernels serve wasm");
+    const n = 200_003;
+    const xs = new Float32Array(n);
+    for (let i = 0; i < n; i++) xs[i] = -87.3 + (175.6 * i) / (n - 1);
+    // Dense near 0 as well (softmax differences, −x²/2 of GELU).
+    for (let i = 0; i < 20_000; i++) xs[i] = -10 + i / 1000;
+    const x = tf.tensor1d(xs);
+    const y = tf.zerosLike(x);
+    const backend = tf.backend();
+    assert.ok(isWasmBackend(backend));
+    const at = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    rows.expArray(at(x), at(y), n);
+    const ys = y.dataSync();
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const want = Math.exp(xs[i]!);
+      worst = Math.max(worst, Math.abs(ys[i]! - want) / want);
+    }
+    assert.ok(worst <= 2e-7, `max relative error ${worst}`);
+    console.log(`exp: max relative error ${worst.toExponential(2)} on [−87.3, 88.3]`);
+    // Below the range: 0, as float32 exp underflows.
+    const low = tf.tensor1d([-88, -100, -1e4]);
+    rows.expArray(at(low), at(low), 3);
+    assert.deepEqual([...low.dataSync()], [0, 0, 0]);
+    tf.dispose([x, y, low]);
+  });
+});
+
+Deno.test("simd rows: the causal softmax and exact GELU kernels match the cpu backend to 1e-4 (values and gradients, odd sizes)", async () => {
+  const cases = [
+    { batch: 2, time: 7, heads: 2, kvHeads: 2, headDim: 8 },
+    { batch: 3, time: 12, heads: 4, kvHeads: 2, headDim: 6 },
+    { batch: 1, time: 13, heads: 3, kvHeads: 1, headDim: 5 },
+    { batch: 2, time: 1, heads: 2, kvHeads: 2, headDim: 4 },
+  ];
+  const run = () => [
+    ...cases.map((c) =>
+      tf.tidy(() => {
+        const heads = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
+        const mk = (n: number, seed: number) =>
+          tf.tensor3d(values(c.batch * c.time * n * c.headDim, seed).map((v) => 3 * v), [
+            c.batch,
+            c.time,
+            n * c.headDim,
+          ]);
+        const q = mk(c.heads, 1), k = mk(c.kvHeads, 2), v = mk(c.kvHeads, 3);
+        const y = causalAttention(q, k, v, heads);
+        const w = tf.tensor(values(y.size, 9), y.shape);
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+          tf.sum(tf.mul(causalAttention(a, b, d, heads), w))
+        )([q, k, v]);
+        return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+      })
+    ),
+    ...[1, 4, 1031].map((n) =>
+      tf.tidy(() => {
+        const x = tf.tensor1d(values(n, 4).map((v) => 4 * v));
+        const w = tf.tensor1d(values(n, 5));
+        const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), w)))(x);
+        return [gelu(x), g].map((t) => t.dataSync() as Float32Array);
+      })
+    ),
+  ];
+  setFastPaths(true);
+  await tf.setBackend("cpu");
+  const reference = run();
+  const fast = await onSimd(() => {
+    assert.ok(simdRowKernels() !== null, "the row kernels serve wasm");
+    return run();
+  });
+  reference.forEach((outs, c) =>
+    outs.forEach((r, i) => {
+      const d = relDiff(fast[c]![i]!, r);
+      assert.ok(d < 1e-4, `case ${c} output ${i}: relative |Δ| ${d}`);
+    })
+  );
+});
+
+/** A trainer for the default preset's model shape (exact GELU), small. */
+function geluTrainer(): Trainer {
+  const model = new Transformer(
+    tinyConfig("gpt2", 40, { dModel: 32, nHeads: 4, dMlp: 64, contextLength: 32 }),
+    { tokenizer: { ...benchTokenizer, vocabSize: 40 }, seed: 3 },
+  );
+  const optimizer = new AdamW(model.variables, { weightDecay: 0.01, clipNorm: 1 });
+  return {
+    model,
+    optimizer,
+    dispose: () => {
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+const geluSize = { ...size, vocabSize: 40, batch: 4, time: 13 };
+
+function twoGeluSteps() {
+  const trainer = geluTrainer();
+  try {
+    assert.equal(trainer.model.config.activation, "gelu", "the exact GELU");
+    const batch = randomBatch(5, geluSize);
+    const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
+    const second = trainStep(trainer, negProb as Objective<unknown>, batch);
+    return {
+      losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
+      weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
+    };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+Deno.test("simd rows: two exact-GELU training steps equal the JavaScript/tfjs paths and the cpu backend to 1e-4; tensor count flat", async () => {
+  setFastPaths(true);
+  await tf.setBackend("cpu");
+  const reference = twoGeluSteps();
+  const plain = await onSimd(() => {
+    setSimdRows(false);
+    try {
+      assert.equal(simdRowKernels(), null);
+      return twoGeluSteps();
+    } finally {
+      setSimdRows(true);
+    }
+  });
+  const fast = await onSimd(() => {
+    assert.ok(simdRowKernels() !== null);
+    const out = twoGeluSteps();
+    const trainer = geluTrainer();
+    const batch = randomBatch(1, geluSize);
+    try {
+      for (let i = 0; i < 3; i++) trainStep(trainer, negLogProb as Objective<unknown>, batch);
+      const tensors = tf.memory().numTensors;
+      for (let i = 0; i < 6; i++) trainStep(trainer, negLogProb as Objective<unknown>, batch);
+      assert.equal(tf.memory().numTensors, tensors, "tensor count after 6 steps");
+    } finally {
+      trainer.dispose();
+    }
+    return out;
+  });
+  for (const [name, other] of [["cpu", reference], ["rows off", plain]] as const) {
     other.losses.forEach((x, i) =>
       assert.ok(Math.abs(fast.losses[i]! - x) < 1e-4, `${name} loss/norm ${i}`)
     );

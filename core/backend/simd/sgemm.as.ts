@@ -301,3 +301,231 @@ export function scratchBytes(m: i32, n: i32, k: i32): i32 {
   const kc = min(max(k, 1), KC);
   return (((n + 7) >> 3) * kc << 5) + (((m + 3) >> 2) * kc << 4) + 64;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise and row kernels (f32x4): exp, the causal softmax and its Jacobian, exact GELU.
+
+/**
+ * `exp(x)` lane by lane, Cephes `expf`: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (ln 2 split in two
+ * parts, so `r` is exact), `e^r ≈ 1 + r + r²·P(r)` with a degree-5 `P`, times `2^n` built in the
+ * exponent bits. Relative error at most 2e-7 against the exact value for `x` in [−87.3, 88.3]
+ * (`tests/bench/simd_test.ts` checks it against `Math.exp` on a grid of float32 inputs); below
+ * −87.33 it returns 0, above 88.37 `e^88.37` (so `2^n` stays a normal float). The callers pass
+ * `x ≤ 0` (softmax differences, `−x²/2`). NaN is not propagated (no caller produces one).
+ */
+function expv(x: v128): v128 {
+  const hi = f32x4.splat(88.3762626647949);
+  const lo = f32x4.splat(-87.33654022216797);
+  const under = f32x4.lt(x, lo);
+  x = f32x4.min(f32x4.max(x, lo), hi);
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return v128.andnot(f32x4.mul(p, pow2), under);
+}
+
+/** {@link expv} of one float. */
+function exps(x: f32): f32 {
+  return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+}
+
+/**
+ * `exp(x[i])` for `i < n` into `y` (byte addresses; `y` may be `x`). Exported for the tests of
+ * {@link expv}.
+ */
+export function expArray(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(y + o, expv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    store<f32>(y + o, exps(load<f32>(x + o)));
+  }
+}
+
+/** The largest lane. */
+function hmax(v: v128): f32 {
+  v = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  v = f32x4.max(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+  return f32x4.extract_lane(v, 0);
+}
+
+/** The sum of the lanes. */
+function hsum(v: v128): f32 {
+  v = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  v = f32x4.add(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+  return f32x4.extract_lane(v, 0);
+}
+
+/**
+ * The causal softmax of `squares` scores squares `[time, time]` (row-major, consecutive) in place:
+ * row `i` becomes `softmax(scale·s[i, 0..i])` on and below the diagonal and 0 above it.
+ */
+export function softmaxCausal(p: usize, time: i32, squares: i32, scale: f32): void {
+  const sc = f32x4.splat(scale);
+  const rowBytes = <usize> time << 2;
+  for (let s = 0; s < squares; s++) {
+    for (let i = 0; i < time; i++) {
+      const row = p + (<usize> s * <usize> time + <usize> i) * rowBytes;
+      const len = i + 1;
+      const n4 = len & ~3;
+      let vmax = f32x4.splat(-Infinity);
+      let j = 0;
+      for (; j < n4; j += 4) {
+        const at = row + (<usize> j << 2);
+        const x = f32x4.mul(v128.load(at), sc);
+        v128.store(at, x);
+        vmax = f32x4.max(vmax, x);
+      }
+      let mx = hmax(vmax);
+      for (; j < len; j++) {
+        const at = row + (<usize> j << 2);
+        const x = load<f32>(at) * scale;
+        store<f32>(at, x);
+        mx = max(mx, x);
+      }
+      const vm = f32x4.splat(mx);
+      let vsum = f32x4.splat(0);
+      for (j = 0; j < n4; j += 4) {
+        const at = row + (<usize> j << 2);
+        const e = expv(f32x4.sub(v128.load(at), vm));
+        v128.store(at, e);
+        vsum = f32x4.add(vsum, e);
+      }
+      let sum = hsum(vsum);
+      for (; j < len; j++) {
+        const at = row + (<usize> j << 2);
+        const e = exps(load<f32>(at) - mx);
+        store<f32>(at, e);
+        sum += e;
+      }
+      const inv = f32x4.splat(<f32> 1 / sum);
+      for (j = 0; j < n4; j += 4) {
+        const at = row + (<usize> j << 2);
+        v128.store(at, f32x4.mul(v128.load(at), inv));
+      }
+      const invs = <f32> 1 / sum;
+      for (; j < len; j++) {
+        const at = row + (<usize> j << 2);
+        store<f32>(at, load<f32>(at) * invs);
+      }
+      if (len < time) memory.fill(row + (<usize> len << 2), 0, <usize> (time - len) << 2);
+    }
+  }
+}
+
+/**
+ * The causal softmax's Jacobian for one square `[time, time]`, in place on `dp`:
+ * `dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale` on and below the diagonal, 0 above it.
+ */
+export function softmaxCausalGrad(p: usize, dp: usize, time: i32, scale: f32): void {
+  const sc = f32x4.splat(scale);
+  const rowBytes = <usize> time << 2;
+  for (let i = 0; i < time; i++) {
+    const pr = p + <usize> i * rowBytes;
+    const dr = dp + <usize> i * rowBytes;
+    const len = i + 1;
+    const n4 = len & ~3;
+    let vs = f32x4.splat(0);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = <usize> j << 2;
+      vs = f32x4.add(vs, f32x4.mul(v128.load(pr + o), v128.load(dr + o)));
+    }
+    let rowsum = hsum(vs);
+    for (; j < len; j++) {
+      const o = <usize> j << 2;
+      rowsum += load<f32>(pr + o) * load<f32>(dr + o);
+    }
+    const vr = f32x4.splat(rowsum);
+    for (j = 0; j < n4; j += 4) {
+      const o = <usize> j << 2;
+      v128.store(
+        dr + o,
+        f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), vr)), sc),
+      );
+    }
+    for (; j < len; j++) {
+      const o = <usize> j << 2;
+      store<f32>(dr + o, load<f32>(pr + o) * (load<f32>(dr + o) - rowsum) * scale);
+    }
+    if (len < time) memory.fill(dr + (<usize> len << 2), 0, <usize> (time - len) << 2);
+  }
+}
+
+/**
+ * `erf(x)` lane by lane: Eigen's float32 rational approximation `x·P(x²)/Q(x²)` on x clamped to
+ * [−4, 4] (error a few float32 ulp).
+ */
+function erfv(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-4)), f32x4.splat(4));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.splat(-2.72614225801306e-10);
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-08));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.10102402082508e-06));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-5.69250639462346e-05));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-7.34990630326855e-04));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.95459980854025e-03));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-1.60960333262415e-02));
+  p = f32x4.mul(p, x);
+  let q = f32x4.splat(-1.45660718464996e-05);
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-2.13374055278905e-04));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.68282697438203e-03));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-7.37332916720468e-03));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.42647390514189e-02));
+  return f32x4.div(p, q);
+}
+
+/** Exact GELU of 4 lanes: `0.5·x·(1 + erf(x/√2))`. */
+function geluv(x: v128): v128 {
+  const e = erfv(f32x4.mul(x, f32x4.splat(0.7071067811865476)));
+  return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(e, f32x4.splat(1)));
+}
+
+/** Its derivative times `dy`: `dy·(0.5·(1 + erf(x/√2)) + x·e^(−x²/2)/√(2π))`. */
+function geluGradv(dy: v128, x: v128): v128 {
+  const e = erfv(f32x4.mul(x, f32x4.splat(0.7071067811865476)));
+  const phi = f32x4.mul(
+    expv(f32x4.mul(f32x4.mul(x, x), f32x4.splat(-0.5))),
+    f32x4.splat(0.3989422804014327),
+  );
+  const d = f32x4.add(f32x4.mul(f32x4.add(e, f32x4.splat(1)), f32x4.splat(0.5)), f32x4.mul(x, phi));
+  return f32x4.mul(dy, d);
+}
+
+/** Exact GELU of `n` floats from `x` into `y` (byte addresses). */
+export function geluErf(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(y + o, geluv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    store<f32>(y + o, f32x4.extract_lane(geluv(f32x4.splat(load<f32>(x + o))), 0));
+  }
+}
+
+/** The gradient of {@link geluErf}: `dx[i] = dy[i]·gelu′(x[i])` for `i < n`. */
+export function geluErfGrad(dy: usize, x: usize, dx: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(dx + o, geluGradv(v128.load(dy + o), v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    const g = geluGradv(f32x4.splat(load<f32>(dy + o)), f32x4.splat(load<f32>(x + o)));
+    store<f32>(dx + o, f32x4.extract_lane(g, 0));
+  }
+}
