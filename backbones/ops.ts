@@ -16,15 +16,15 @@
  * kernels of `core/backend/fused_kernels.ts` (in place on the wasm heap, or on cpu-blas's typed
  * arrays), given gradients here: GELU (tanh form) and its gradient in one pass, LayerNorm forward
  * and backward in one pass each, an embedding gather and a scatter-add gradient (no one-hot), the
- * bias gradient of {@link linear} as a column sum. With OpenBLAS, matrix-product gradients pass
- * transposes as BLAS flags instead of materialising them. On every other backend the plain
+ * bias gradient of {@link linear} as a column sum. With OpenBLAS or the wasm SIMD product,
+ * matrix-product gradients pass transposes as flags instead of materialising them. On every other backend the plain
  * compositions run; tests check one against the other to 1e-4.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { blasActive } from "../core/backend/wasm_blas.ts";
-import { simdRowKernels } from "../core/backend/wasm_simd.ts";
+import { simdActive, simdRowKernels } from "../core/backend/wasm_simd.ts";
 import { fastPathsActive, runKernel as run } from "../core/backend/fused_kernels.ts";
 
 function swapLast(rank: number): number[] {
@@ -33,6 +33,9 @@ function swapLast(rank: number): number[] {
 
 type Binary = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/** Whether the products take transposes as flags (OpenBLAS or our SIMD kernel serves them). */
+const transposeFlags = () => blasActive() || simdActive();
+
 const matMulOp: Binary = tf.customGrad(
   ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([a, b]);
@@ -40,9 +43,11 @@ const matMulOp: Binary = tf.customGrad(
       value: tf.matMul(a, b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
-        // With BLAS a transpose is a flag of the product; without it, wasm's transposed kernels
-        // are slow and the transpose is materialised first.
-        if (blasActive()) return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
+        // With BLAS or the SIMD product a transpose is a flag of the product; without them, wasm's
+        // transposed kernels are slow and the transpose is materialised first.
+        if (transposeFlags()) {
+          return [tf.matMul(dy, sb, false, true), tf.matMul(sa, dy, true, false)];
+        }
         return [
           tf.matMul(dy, tf.transpose(sb, swapLast(sb.rank))),
           tf.matMul(tf.transpose(sa, swapLast(sa.rank)), dy),
@@ -63,7 +68,7 @@ const linearBiasOp: Ternary = tf.customGrad(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
         const db = run("ProbsftColumnSum", { x: dy })[0]!;
-        if (blasActive()) {
+        if (transposeFlags()) {
           return [tf.matMul(dy, sw, false, true), tf.matMul(sx, dy, true, false), db];
         }
         return [tf.matMul(dy, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy), db];
@@ -169,6 +174,29 @@ function unaryFast(forward: string, backward: string): (x: tf.Tensor) => tf.Tens
 }
 
 const geluTanhFast = unaryFast("ProbsftGeluTanh", "ProbsftGeluTanhGrad");
+
+tf.registerGradient({
+  kernelName: "ProbsftSplit3",
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], _saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [a, b, c] = dys as tf.Tensor[];
+    return { x: () => run("ProbsftConcat3", { a: a!, b: b!, c: c! }, attrs)[0]! };
+  },
+});
+
+/**
+ * The last axis cut into three equal parts (`tf.split(x, 3, -1)`): on the fast paths one kernel
+ * of row copies, and its gradient one kernel that puts them back side by side.
+ *
+ * @param x `[..., 3·w]` float32.
+ * @returns The three `[..., w]` parts.
+ */
+export function split3(x: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const last = x.shape[x.rank - 1]!;
+  if (fastPathsActive() && x.dtype === "float32" && last % 3 === 0) {
+    return run("ProbsftSplit3", { x }, { width: last / 3 }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  }
+  return tf.split(x, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
 const geluErfFast = unaryFast("ProbsftGeluErf", "ProbsftGeluErfGrad");
 
 /**

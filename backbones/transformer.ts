@@ -32,6 +32,7 @@ import {
   rotary,
   rotaryTables,
   silu,
+  split3,
 } from "./ops.ts";
 import { normals, uniform } from "./random.ts";
 import { causalAttention, fusedAttention, isCausal, markCausal } from "./attention.ts";
@@ -312,7 +313,7 @@ export class Transformer implements LanguageModel, StepModel {
       const p = `transformer.h.${i}.`;
       const x = layerNorm(h, need(`${p}ln_1.weight`), need(`${p}ln_1.bias`), c.normEps);
       const qkv = linear(x, need(`${p}attn.c_attn.weight`), need(`${p}attn.c_attn.bias`));
-      const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [q, k, v] = split3(qkv);
       const att = this.#attention(q, k, v, mask, past, undefined);
       h = tf.add(h, linear(att.out, need(`${p}attn.c_proj.weight`), need(`${p}attn.c_proj.bias`)));
       const y = layerNorm(h, need(`${p}ln_2.weight`), need(`${p}ln_2.bias`), c.normEps);
