@@ -153,7 +153,15 @@ export function sampleToken(
   return ids[ids.length - 1]!;
 }
 
-function firstStop(text: string, stops: ReadonlyArray<string>): number {
+/**
+ * Where a completion stops: the first index in `text` of any of the stop strings (empty ones are
+ * ignored), or -1 when none occurs. `generate` cuts each completion there.
+ *
+ * @param text Decoded completion text.
+ * @param stops Stop strings.
+ * @returns The index of the earliest stop string, or -1.
+ */
+export function firstStop(text: string, stops: ReadonlyArray<string>): number {
   let at = -1;
   for (const stop of stops) {
     if (stop.length === 0) continue;

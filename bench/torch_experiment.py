@@ -27,7 +27,6 @@ Usage:
 Prints one JSON line at the end: {"torch": version, "threads": n, "cells": n, "wallSeconds": s,
 "pretrainSeconds": s, "trainSeconds": s, "evalSeconds": s}.
 """
-import ctypes
 import json
 import math
 import os
@@ -37,28 +36,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_reference import set_threads  # the same thread setting as the step bench
+
 FORMAT = "probsft-twin/1"
-
-
-def _openblas():
-    """The OpenBLAS that torch's BLAS calls go to, to set its thread count (or None)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line and "/" in line}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)
-            if hasattr(lib, "openblas_set_num_threads"):
-                return lib
-    except OSError:
-        pass
-    return None
-
-
-def set_threads(n):
-    torch.set_num_threads(n)
-    lib = _openblas()
-    if lib is not None:
-        lib.openblas_set_num_threads(n)
 
 
 class Block(torch.nn.Module):

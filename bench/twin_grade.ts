@@ -13,35 +13,20 @@ import { type ConfigError, DataError, type UnknownId } from "../core/errors.ts";
 import { planCells } from "../core/plan.ts";
 import type { DomainData } from "../core/plugin.ts";
 import type { RegistryShape } from "../core/registry.ts";
+import { firstStop } from "../backbones/generate.ts";
+import type { ScoredCell } from "./orderings.ts";
 import { loadCellData, twinBackbone } from "./twin_export.ts";
 
 /** One graded cell of the twin: the fields the orderings read, as in `results.json`. */
-export interface GradedCell {
+export interface GradedCell extends ScoredCell {
   /** The cell key. */
   readonly key: string;
-  /** Domain label. */
-  readonly domain: string;
-  /** Backbone label. */
-  readonly backbone: { readonly label: string };
-  /** Objective label (`base` for the base row). */
-  readonly objective: { readonly label: string };
-  /** SFT seed. */
-  readonly seed: number;
-  /** Scores per `"<set>/<decoding>"`. */
-  readonly scores: Readonly<Record<string, number>>;
-  /** The domain's headline key. */
-  readonly primaryKey: string;
   /** The headline score. */
   readonly primary: number;
 }
 
 function cutAtStop(text: string, stops: ReadonlyArray<string>): string {
-  let at = -1;
-  for (const stop of stops) {
-    if (stop.length === 0) continue;
-    const i = text.indexOf(stop);
-    if (i >= 0 && (at < 0 || i < at)) at = i;
-  }
+  const at = firstStop(text, stops);
   return at < 0 ? text : text.slice(0, at);
 }
 

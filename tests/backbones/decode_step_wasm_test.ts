@@ -6,31 +6,20 @@ import assert from "node:assert/strict";
 import { startBackend } from "../../core/backend/mod.ts";
 import { setDecodeAttentionBlas } from "../../core/backend/decode_kernels.ts";
 import { setFusedDecoding } from "../../backbones/decode_step.ts";
-import { SymbolTokenizer } from "../../backbones/tokenizer.ts";
-import { type Family, tinyConfig, Transformer } from "../../backbones/transformer.ts";
-import { testSymbols } from "./_domain.ts";
+import type { Family } from "../../backbones/transformer.ts";
+import { sharpModel } from "./_models.ts";
 
 await startBackend("wasm");
 
-const tokenizer = new SymbolTokenizer(testSymbols);
 const prompts = [[1, 5, 14, 6], [1, 9], [1, 4, 4, 4, 14, 7, 15]];
 
 for (const family of ["gpt2", "llama"] as const satisfies ReadonlyArray<Family>) {
   for (const blas of [true, false]) {
     Deno.test(`fused decoding on wasm (${family}, ${blas ? "layer kernel" : "kernel chain"}): the plain path's tokens and logprobs`, async () => {
       assert.equal(tf.getBackend(), "wasm");
-      const config = tinyConfig(family, tokenizer.vocabSize, {
-        dModel: 16,
-        nHeads: 4,
-        nKvHeads: family === "llama" ? 2 : 4,
-        dMlp: 32,
-        contextLength: 40,
+      const m = sharpModel(family, 4, {
         qkvBias: family === "llama",
         tieEmbeddings: family === "gpt2",
-      });
-      const m = new Transformer(config, { tokenizer, seed: 4 });
-      tf.tidy(() => {
-        for (const v of m.variables) if (v.shape.length === 2) v.assign(tf.mul(v, 20));
       });
       setDecodeAttentionBlas(blas);
       const before = tf.memory().numTensors;

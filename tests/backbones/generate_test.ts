@@ -2,26 +2,13 @@ import "../_setup.ts";
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { sampleToken } from "../../backbones/generate.ts";
-import { SymbolTokenizer } from "../../backbones/tokenizer.ts";
-import { type Family, tinyConfig, Transformer } from "../../backbones/transformer.ts";
-import { testSymbols } from "./_domain.ts";
+import { type Family, Transformer } from "../../backbones/transformer.ts";
+import { sharpModel, testTokenizer } from "./_models.ts";
 
-const tokenizer = new SymbolTokenizer(testSymbols);
+const tokenizer = testTokenizer;
 
 function model(family: Family, seed = 2): Transformer {
-  const config = tinyConfig(family, tokenizer.vocabSize, {
-    dModel: 16,
-    nHeads: 4,
-    nKvHeads: family === "llama" ? 2 : 4,
-    dMlp: 32,
-    contextLength: 40,
-  });
-  // Larger init so that the random model's distribution is far from uniform.
-  const m = new Transformer(config, { tokenizer, seed });
-  tf.tidy(() => {
-    for (const v of m.variables) if (v.shape.length === 2) v.assign(tf.mul(v, 20));
-  });
-  return m;
+  return sharpModel(family, seed);
 }
 
 const prompts = [[1, 5, 14, 6], [1, 9], [1, 4, 4, 4, 14, 7, 15]];
