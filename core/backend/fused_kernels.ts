@@ -4,7 +4,10 @@
  * and its gradient in one pass each, LayerNorm forward (returning the row mean and inverse
  * standard deviation) and backward in one pass each, an embedding gather and its scatter-add
  * gradient (no one-hot), a column sum (a bias gradient), and an `Equal` for equal shapes or a
- * broadcast last axis (the `logSumExp` max gradient). They are registered on first use by
+ * broadcast last axis (the `logSumExp` max gradient); exact GELU and its gradient, and GPT-2's q/k/v
+ * split and its gradient. On wasm, while the SIMD module's row kernels serve it
+ * (`simdRowKernels` in `wasm_simd.ts`), exact GELU, LayerNorm and the column sum run there
+ * (f32x4, float32 sums) instead of the JavaScript loops. They are registered on first use by
  * {@link fastPathsActive}; the model ops of `backbones/ops.ts` call them through
  * {@link runKernel} and give them gradients. Tests check them against the plain tfjs compositions
  * on the `cpu` reference backend to 1e-4.
@@ -413,6 +416,21 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
       const xs = f32(x!), ws = f32(w!), bs = f32(b!), ys = f32(y!);
       const ms = f32(mean!), rs = f32(rstd!);
       const d = ws.length, eps = attrs.eps as number;
+      const simd = simdRowKernels();
+      if (simd !== null && d > 0) {
+        simd.layerNorm(
+          xs.byteOffset,
+          ws.byteOffset,
+          bs.byteOffset,
+          ys.byteOffset,
+          ms.byteOffset,
+          rs.byteOffset,
+          ms.length,
+          d,
+          eps,
+        );
+        return;
+      }
       for (let r = 0; r < ms.length; r++) {
         const o = r * d;
         let sum = 0;
@@ -443,6 +461,23 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
       const dys = f32(dy!), xs = f32(x!), ws = f32(w!), ms = f32(mean!), rs = f32(rstd!);
       const dxs = f32(dx!), dws = f32(dw!), dbs = f32(db!);
       const d = ws.length;
+      const simd = simdRowKernels();
+      if (simd !== null && d > 0) {
+        const at = (v: Float32Array) => v.byteOffset;
+        simd.layerNormGrad(
+          at(dys),
+          at(xs),
+          at(ws),
+          at(ms),
+          at(rs),
+          at(dxs),
+          at(dws),
+          at(dbs),
+          ms.length,
+          d,
+        );
+        return;
+      }
       const gw = new Float64Array(d), gb = new Float64Array(d);
       for (let r = 0; r < ms.length; r++) {
         const o = r * d, mu = ms[r]!, inv = rs[r]!;
@@ -529,6 +564,11 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
     outputs: (inputs) => [{ shape: [inputs[0]!.shape[1]!], dtype: "float32" }],
     run: ([x], [out]) => {
       const xs = f32(x!), o = f32(out!), d = o.length, rows = xs.length / Math.max(d, 1);
+      const simd = simdRowKernels();
+      if (simd !== null && d > 0) {
+        simd.columnSum(xs.byteOffset, o.byteOffset, rows, d);
+        return;
+      }
       const acc = new Float64Array(d);
       for (let r = 0; r < rows; r++) {
         const at = r * d;

@@ -58,6 +58,33 @@ export interface SimdRowKernels {
   readonly geluErf: (x: number, y: number, n: number) => void;
   /** Its gradient: `dx = dy·gelu′(x)`. */
   readonly geluErfGrad: (dy: number, x: number, dx: number, n: number) => void;
+  /** LayerNorm of `rows` rows of `d` floats, with row means and inverse deviations. */
+  readonly layerNorm: (
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ) => void;
+  /** Its gradient (`dx`, and `dw`, `db` summed over rows). */
+  readonly layerNormGrad: (
+    dy: number,
+    x: number,
+    w: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dw: number,
+    db: number,
+    rows: number,
+    d: number,
+  ) => void;
+  /** Column sums of `rows` rows of `d` floats. */
+  readonly columnSum: (x: number, out: number, rows: number, d: number) => void;
 }
 
 interface Instance {

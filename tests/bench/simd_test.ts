@@ -13,7 +13,7 @@ import {
 } from "../../core/backend/mod.ts";
 import { setSimdRows, simdGemm, simdRowKernels } from "../../core/backend/wasm_simd.ts";
 import { causalAttention } from "../../backbones/attention.ts";
-import { gelu } from "../../backbones/ops.ts";
+import { gelu, layerNorm, linear } from "../../backbones/ops.ts";
 import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
 import { AdamW } from "../../core/optimizer.ts";
 import { isWasmBackend } from "../../core/backend/js_kernel.ts";
@@ -239,7 +239,7 @@ Deno.test("simd rows: the polynomial exp is within 2e-7 relative of Math.exp on 
   });
 });
 
-Deno.test("simd rows: the causal softmax and exact GELU kernels match the cpu backend to 1e-4 (values and gradients, odd sizes)", async () => {
+Deno.test("simd rows: the causal softmax, exact GELU, LayerNorm and column-sum kernels match the cpu backend to 1e-4 (values and gradients, odd sizes)", async () => {
   const cases = [
     { batch: 2, time: 7, heads: 2, kvHeads: 2, headDim: 8 },
     { batch: 3, time: 12, heads: 4, kvHeads: 2, headDim: 6 },
@@ -271,6 +271,18 @@ Deno.test("simd rows: the causal softmax and exact GELU kernels match the cpu ba
         const w = tf.tensor1d(values(n, 5));
         const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), w)))(x);
         return [gelu(x), g].map((t) => t.dataSync() as Float32Array);
+      })
+    ),
+    ...[[5, 64], [7, 13], [3, 1]].map(([rows, d]) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(values(rows! * d!, 6).map((v) => 5 * v + 2), [rows!, d!]);
+        const w = tf.tensor1d(values(d!, 7)), b = tf.tensor1d(values(d!, 8));
+        const m = tf.tensor2d(values(d! * 3, 10), [d!, 3]), c = tf.tensor1d(values(3, 11));
+        const r = tf.tensor2d(values(rows! * 3, 12), [rows!, 3]);
+        const f = (a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) =>
+          tf.sum(tf.mul(linear(layerNorm(a, ww, bb, 1e-5), m, cc), r));
+        const grads = tf.grads(f)([x, w, b, c]);
+        return [layerNorm(x, w, b, 1e-5), ...grads].map((t) => t.dataSync() as Float32Array);
       })
     ),
   ];

@@ -529,3 +529,144 @@ export function geluErfGrad(dy: usize, x: usize, dx: usize, n: i32): void {
     store<f32>(dx + o, f32x4.extract_lane(g, 0));
   }
 }
+
+/**
+ * LayerNorm over the last axis `d` of `rows` rows: `y = (x − mean)·rstd·w + b`, and the row means
+ * and inverse standard deviations `rstd = 1/√(var + eps)` (sums in float32).
+ */
+export function layerNorm(
+  x: usize,
+  w: usize,
+  b: usize,
+  y: usize,
+  mean: usize,
+  rstd: usize,
+  rows: i32,
+  d: i32,
+  eps: f32,
+): void {
+  const d4 = d & ~3;
+  const rowBytes = <usize> d << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize> r * rowBytes;
+    const yr = y + <usize> r * rowBytes;
+    let vs = f32x4.splat(0);
+    let j = 0;
+    for (; j < d4; j += 4) vs = f32x4.add(vs, v128.load(xr + (<usize> j << 2)));
+    let sum = hsum(vs);
+    for (; j < d; j++) sum += load<f32>(xr + (<usize> j << 2));
+    const mu = sum / <f32> d;
+    const vmu = f32x4.splat(mu);
+    vs = f32x4.splat(0);
+    for (j = 0; j < d4; j += 4) {
+      const c = f32x4.sub(v128.load(xr + (<usize> j << 2)), vmu);
+      vs = f32x4.add(vs, f32x4.mul(c, c));
+    }
+    let sq = hsum(vs);
+    for (; j < d; j++) {
+      const c = load<f32>(xr + (<usize> j << 2)) - mu;
+      sq += c * c;
+    }
+    const inv = <f32> 1 / sqrt<f32>(sq / <f32> d + eps);
+    store<f32>(mean + (<usize> r << 2), mu);
+    store<f32>(rstd + (<usize> r << 2), inv);
+    const vinv = f32x4.splat(inv);
+    for (j = 0; j < d4; j += 4) {
+      const o = <usize> j << 2;
+      const c = f32x4.mul(f32x4.sub(v128.load(xr + o), vmu), vinv);
+      v128.store(yr + o, f32x4.add(f32x4.mul(c, v128.load(w + o)), v128.load(b + o)));
+    }
+    for (; j < d; j++) {
+      const o = <usize> j << 2;
+      store<f32>(yr + o, (load<f32>(xr + o) - mu) * inv * load<f32>(w + o) + load<f32>(b + o));
+    }
+  }
+}
+
+/**
+ * The gradient of {@link layerNorm}: with `x̂ = (x − mean)·rstd` and `g = dy·w`,
+ * `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`, `dw = Σ_rows dy·x̂`, `db = Σ_rows dy`.
+ */
+export function layerNormGrad(
+  dy: usize,
+  x: usize,
+  w: usize,
+  mean: usize,
+  rstd: usize,
+  dx: usize,
+  dw: usize,
+  db: usize,
+  rows: i32,
+  d: i32,
+): void {
+  const d4 = d & ~3;
+  const rowBytes = <usize> d << 2;
+  memory.fill(dw, 0, rowBytes);
+  memory.fill(db, 0, rowBytes);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize> r * rowBytes;
+    const gr = dy + <usize> r * rowBytes;
+    const dr = dx + <usize> r * rowBytes;
+    const mu = load<f32>(mean + (<usize> r << 2));
+    const inv = load<f32>(rstd + (<usize> r << 2));
+    const vmu = f32x4.splat(mu), vinv = f32x4.splat(inv);
+    let vg = f32x4.splat(0), vgx = f32x4.splat(0);
+    let j = 0;
+    for (; j < d4; j += 4) {
+      const o = <usize> j << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), vmu), vinv);
+      const g = v128.load(gr + o);
+      v128.store(dw + o, f32x4.add(v128.load(dw + o), f32x4.mul(g, xhat)));
+      v128.store(db + o, f32x4.add(v128.load(db + o), g));
+      const gg = f32x4.mul(g, v128.load(w + o));
+      vg = f32x4.add(vg, gg);
+      vgx = f32x4.add(vgx, f32x4.mul(gg, xhat));
+    }
+    let sumG = hsum(vg), sumGX = hsum(vgx);
+    for (; j < d; j++) {
+      const o = <usize> j << 2;
+      const xhat = (load<f32>(xr + o) - mu) * inv;
+      const g = load<f32>(gr + o);
+      store<f32>(dw + o, load<f32>(dw + o) + g * xhat);
+      store<f32>(db + o, load<f32>(db + o) + g);
+      const gg = g * load<f32>(w + o);
+      sumG += gg;
+      sumGX += gg * xhat;
+    }
+    const meanG = sumG / <f32> d, meanGX = sumGX / <f32> d;
+    const vmg = f32x4.splat(meanG), vmgx = f32x4.splat(meanGX);
+    for (j = 0; j < d4; j += 4) {
+      const o = <usize> j << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), vmu), vinv);
+      const t = f32x4.sub(
+        f32x4.sub(f32x4.mul(v128.load(gr + o), v128.load(w + o)), vmg),
+        f32x4.mul(xhat, vmgx),
+      );
+      v128.store(dr + o, f32x4.mul(t, vinv));
+    }
+    for (; j < d; j++) {
+      const o = <usize> j << 2;
+      const xhat = (load<f32>(xr + o) - mu) * inv;
+      store<f32>(dr + o, inv * (load<f32>(gr + o) * load<f32>(w + o) - meanG - xhat * meanGX));
+    }
+  }
+}
+
+/** `out[j] = Σ_r x[r, j]` over `rows` rows of `d` floats (a bias gradient). */
+export function columnSum(x: usize, out: usize, rows: i32, d: i32): void {
+  const d4 = d & ~3;
+  const rowBytes = <usize> d << 2;
+  memory.fill(out, 0, rowBytes);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize> r * rowBytes;
+    let j = 0;
+    for (; j < d4; j += 4) {
+      const o = <usize> j << 2;
+      v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(xr + o)));
+    }
+    for (; j < d; j++) {
+      const o = <usize> j << 2;
+      store<f32>(out + o, load<f32>(out + o) + load<f32>(xr + o));
+    }
+  }
+}
