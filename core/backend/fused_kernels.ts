@@ -6,7 +6,7 @@
  * gradient (no one-hot), a column sum (a bias gradient), and an `Equal` for equal shapes or a
  * broadcast last axis (the `logSumExp` max gradient); exact GELU and its gradient, and GPT-2's q/k/v
  * split and its gradient. On wasm, while the SIMD module's row kernels serve it
- * (`simdRowKernels` in `wasm_simd.ts`), exact GELU, LayerNorm and the column sum run there
+ * (`simdRowKernels` in `wasm_simd.ts`), both GELUs, LayerNorm and the column sum run there
  * (f32x4, float32 sums) instead of the JavaScript loops. They are registered on first use by
  * {@link fastPathsActive}; the model ops of `backbones/ops.ts` call them through
  * {@link runKernel} and give them gradients. Tests check them against the plain tfjs compositions
@@ -379,6 +379,8 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
     outputs: same,
     run: ([x], [y]) => {
       const xs = f32(x!), ys = f32(y!);
+      const simd = simdRowKernels();
+      if (simd !== null) return simd.geluTanh(xs.byteOffset, ys.byteOffset, xs.length);
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i]!;
         ys[i] = 0.5 * v * (1 + tanh(sqrt2OverPi * (v + 0.044715 * v * v * v)));
@@ -391,6 +393,10 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
     outputs: same,
     run: ([dy, x], [dx]) => {
       const d = f32(dy!), xs = f32(x!), out = f32(dx!);
+      const simd = simdRowKernels();
+      if (simd !== null) {
+        return simd.geluTanhGrad(d.byteOffset, xs.byteOffset, out.byteOffset, xs.length);
+      }
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i]!;
         const t = tanh(sqrt2OverPi * (v + 0.044715 * v * v * v));

@@ -83,6 +83,10 @@ export interface SimdRowKernels {
     rows: number,
     d: number,
   ) => void;
+  /** GPT-2's tanh GELU of `n` floats (Eigen's rational tanh, as the JavaScript kernel). */
+  readonly geluTanh: (x: number, y: number, n: number) => void;
+  /** Its gradient. */
+  readonly geluTanhGrad: (dy: number, x: number, dx: number, n: number) => void;
   /** Column sums of `rows` rows of `d` floats. */
   readonly columnSum: (x: number, out: number, rows: number, d: number) => void;
 }

@@ -13,7 +13,7 @@ import {
 } from "../../core/backend/mod.ts";
 import { setSimdRows, simdGemm, simdRowKernels } from "../../core/backend/wasm_simd.ts";
 import { causalAttention } from "../../backbones/attention.ts";
-import { gelu, layerNorm, linear } from "../../backbones/ops.ts";
+import { gelu, geluTanh, layerNorm, linear } from "../../backbones/ops.ts";
 import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
 import { AdamW } from "../../core/optimizer.ts";
 import { isWasmBackend } from "../../core/backend/js_kernel.ts";
@@ -239,7 +239,7 @@ Deno.test("simd rows: the polynomial exp is within 2e-7 relative of Math.exp on 
   });
 });
 
-Deno.test("simd rows: the causal softmax, exact GELU, LayerNorm and column-sum kernels match the cpu backend to 1e-4 (values and gradients, odd sizes)", async () => {
+Deno.test("simd rows: the causal softmax, both GELUs, LayerNorm and column-sum kernels match the cpu backend to 1e-4 (values and gradients, odd sizes)", async () => {
   const cases = [
     { batch: 2, time: 7, heads: 2, kvHeads: 2, headDim: 8 },
     { batch: 3, time: 12, heads: 4, kvHeads: 2, headDim: 6 },
@@ -270,7 +270,8 @@ Deno.test("simd rows: the causal softmax, exact GELU, LayerNorm and column-sum k
         const x = tf.tensor1d(values(n, 4).map((v) => 4 * v));
         const w = tf.tensor1d(values(n, 5));
         const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), w)))(x);
-        return [gelu(x), g].map((t) => t.dataSync() as Float32Array);
+        const gt = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(geluTanh(a), w)))(x);
+        return [gelu(x), g, geluTanh(x), gt].map((t) => t.dataSync() as Float32Array);
       })
     ),
     ...[[5, 64], [7, 13], [3, 1]].map(([rows, d]) =>

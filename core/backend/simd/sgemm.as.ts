@@ -670,3 +670,79 @@ export function columnSum(x: usize, out: usize, rows: i32, d: i32): void {
     }
   }
 }
+
+/** tanh lane by lane: Eigen's float32 rational approximation on x clamped to ±7.9 (no exp). */
+function tanhv(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-7.90531110763549805)), f32x4.splat(7.90531110763549805));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.splat(-2.76076847742355e-16);
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.00018790482477e-13));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-8.60467152213735e-11));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(5.12229709037114e-08));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(1.48572235717979e-05));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(6.37261928875436e-04));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(4.89352455891786e-03));
+  let q = f32x4.splat(1.19825839466702e-06);
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(1.18534705686654e-04));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(2.26843463243900e-03));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(4.89352518554385e-03));
+  return f32x4.div(f32x4.mul(p, x), q);
+}
+
+/** The inner argument of GPT-2's tanh GELU: `√(2/π)·(x + 0.044715·x³)`. */
+function geluTanhArg(x: v128): v128 {
+  const x3 = f32x4.mul(f32x4.mul(x, x), x);
+  return f32x4.mul(
+    f32x4.add(x, f32x4.mul(x3, f32x4.splat(0.044715))),
+    f32x4.splat(0.7978845608028654),
+  );
+}
+
+/** GPT-2's tanh GELU of 4 lanes: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`. */
+function geluTanhv(x: v128): v128 {
+  const t = tanhv(geluTanhArg(x));
+  return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(t, f32x4.splat(1)));
+}
+
+/** Its derivative times `dy`: `dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²))`. */
+function geluTanhGradv(dy: v128, x: v128): v128 {
+  const t = tanhv(geluTanhArg(x));
+  const du = f32x4.mul(
+    f32x4.add(f32x4.mul(f32x4.mul(x, x), f32x4.splat(3 * 0.044715)), f32x4.splat(1)),
+    f32x4.splat(0.7978845608028654),
+  );
+  const half = f32x4.splat(0.5);
+  const a = f32x4.mul(f32x4.add(t, f32x4.splat(1)), half);
+  const b = f32x4.mul(
+    f32x4.mul(f32x4.mul(x, half), f32x4.sub(f32x4.splat(1), f32x4.mul(t, t))),
+    du,
+  );
+  return f32x4.mul(dy, f32x4.add(a, b));
+}
+
+/** GPT-2's tanh GELU of `n` floats from `x` into `y` (byte addresses). */
+export function geluTanh(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(y + o, geluTanhv(v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    store<f32>(y + o, f32x4.extract_lane(geluTanhv(f32x4.splat(load<f32>(x + o))), 0));
+  }
+}
+
+/** The gradient of {@link geluTanh}: `dx[i] = dy[i]·gelu′(x[i])` for `i < n`. */
+export function geluTanhGrad(dy: usize, x: usize, dx: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(dx + o, geluTanhGradv(v128.load(dy + o), v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    const g = geluTanhGradv(f32x4.splat(load<f32>(dy + o)), f32x4.splat(load<f32>(x + o)));
+    store<f32>(dx + o, f32x4.extract_lane(g, 0));
+  }
+}
