@@ -214,7 +214,10 @@ Deno.test({
       ]);
       assert.equal(collect.code, 0, collect.stderr);
       assert.match(collect.stderr, /6 cells collected, 0 failed, 0 unfinished/);
-      assert.match(await Deno.readTextFile(`${dir}/out/by-seed.svg`), /<title>Score by seed<\/title>/);
+      assert.match(
+        await Deno.readTextFile(`${dir}/out/by-seed.svg`),
+        /<title>Score by seed<\/title>/,
+      );
       assert.match(await Deno.readTextFile(`${dir}/out/report.md`), /Score by seed/);
 
       // Ctrl-C: the runners leave with status 130.
