@@ -6,7 +6,8 @@
  * - `openblas.ts`: OpenBLAS loaded once through Deno's FFI;
  * - `wasm_blas.ts`: the wasm backend's `BatchMatMul` on its heap through OpenBLAS;
  * - `wasm_simd.ts`: the wasm backend's `BatchMatMul` through our wasm SIMD kernel (`simd/`), when
- *   OpenBLAS does not serve it (`PROBSFT_SIMD=0` turns it off);
+ *   OpenBLAS does not serve it (`PROBSFT_SIMD=0` turns it off), and the same module's row kernels
+ *   (softmax rows, GELU, LayerNorm, column sums; {@link setSimdRows});
  * - `cpu_blas.ts`: the `cpu-blas` backend (tfjs cpu + OpenBLAS `BatchMatMul`);
  * - `cpu_kernels.ts`: faster JavaScript kernels for `cpu-blas` (broadcast arithmetic, transpose,
  *   softmax);

@@ -9,6 +9,10 @@
  * transposed kernels never run, and a batch of small products (attention's per-head
  * `[64, 16]·[16, 64]`) costs one call instead of one XNNPACK set-up per matrix.
  *
+ * The same module exports f32x4 row and elementwise kernels ({@link simdRowKernels}: the causal
+ * softmax and its Jacobian, both GELUs, LayerNorm, column sums), which the fused kernels call on
+ * wasm unless {@link setSimdRows}`(false)` or `PROBSFT_SIMD_ROWS=0`.
+ *
  * Used on plain wasm (no OpenBLAS, or `PROBSFT_BLAS=0`) unless `PROBSFT_SIMD=0`.
  *
  * @module
