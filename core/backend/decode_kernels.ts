@@ -21,6 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type HeapKernel, type HeapView, registerHeapKernel } from "./js_kernel.ts";
 import { noTrans, type Sgemm, sgemm, trans } from "./openblas.ts";
 import { blasActive } from "./wasm_blas.ts";
+import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
 
 /** The backends the decode kernels run on. */
 export const decodeKernelBackends: ReadonlyArray<string> = ["wasm", "cpu", "cpu-blas"];
@@ -89,52 +90,9 @@ export interface AttentionAttrs {
   readonly theta: number;
 }
 
-/**
- * erf by Eigen's float32 rational approximation (|error| < 4e-7, no exp; tfjs's own erf, the
- * Abramowitz–Stegun 7.1.26 form, is within 3.1e-7 of the true value).
- */
-function erf(a: number): number {
-  const x = a > 4 ? 4 : a < -4 ? -4 : a;
-  const x2 = x * x;
-  let p = -2.72614225801306e-10;
-  p = p * x2 + 2.77068142495902e-08;
-  p = p * x2 - 2.10102402082508e-06;
-  p = p * x2 - 5.69250639462346e-05;
-  p = p * x2 - 7.34990630326855e-04;
-  p = p * x2 - 2.95459980854025e-03;
-  p = p * x2 - 1.60960333262415e-02;
-  let q = -1.45660718464996e-05;
-  q = q * x2 - 2.13374055278905e-04;
-  q = q * x2 - 1.68282697438203e-03;
-  q = q * x2 - 7.37332916720468e-03;
-  q = q * x2 - 1.42647390514189e-02;
-  return (x * p) / q;
-}
-
-const sqrt2OverPi = Math.sqrt(2 / Math.PI);
-
 /** SiLU as the plain path computes it in float32: `x·σ(x)`. */
 function silu(x: number): number {
   return fround(x * fround(1 / (1 + Math.exp(-x))));
-}
-
-/** tanh by Eigen's float32 rational approximation (|error| < 3e-7), no exp. */
-function tanh(x: number): number {
-  const c = 7.90531110763549805;
-  const u = x > c ? c : x < -c ? -c : x;
-  const x2 = u * u;
-  let p = -2.76076847742355e-16;
-  p = p * x2 + 2.00018790482477e-13;
-  p = p * x2 - 8.60467152213735e-11;
-  p = p * x2 + 5.12229709037114e-08;
-  p = p * x2 + 1.48572235717979e-05;
-  p = p * x2 + 6.37261928875436e-04;
-  p = p * x2 + 4.89352455891786e-03;
-  let q = 1.19825839466702e-06;
-  q = q * x2 + 1.18534705686654e-04;
-  q = q * x2 + 2.26843463243900e-03;
-  q = q * x2 + 4.89352518554385e-03;
-  return (p * u) / q;
 }
 
 /** GELU, tanh form, as the fused `ProbsftGeluTanh` kernel computes it. */

@@ -24,6 +24,7 @@ import {
 } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
+import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
 
 /** The backends the fused kernels serve. */
 export const fusedBackends: ReadonlyArray<string> = ["wasm", cpuBlasName];
@@ -134,26 +135,6 @@ const same = (inputs: ReadonlyArray<tf.TensorInfo>) => [{
   shape: [...inputs[0]!.shape],
   dtype: "float32" as const,
 }];
-const sqrt2OverPi = Math.sqrt(2 / Math.PI);
-
-/** tanh by Eigen's float32 rational approximation (|error| < 3e-7), no exp at all. */
-function tanh(x: number): number {
-  const c = 7.90531110763549805;
-  const u = x > c ? c : x < -c ? -c : x;
-  const x2 = u * u;
-  let p = -2.76076847742355e-16;
-  p = p * x2 + 2.00018790482477e-13;
-  p = p * x2 - 8.60467152213735e-11;
-  p = p * x2 + 5.12229709037114e-08;
-  p = p * x2 + 1.48572235717979e-05;
-  p = p * x2 + 6.37261928875436e-04;
-  p = p * x2 + 4.89352455891786e-03;
-  let q = 1.19825839466702e-06;
-  q = q * x2 + 1.18534705686654e-04;
-  q = q * x2 + 2.26843463243900e-03;
-  q = q * x2 + 4.89352518554385e-03;
-  return (p * u) / q;
-}
 
 /**
  * Whether the optimizer should use the fused AdamW kernels (wasm and cpu-blas, with the fast
@@ -289,25 +270,6 @@ export function adamWInPlace(
   const vv = dv.values as Float32Array;
   adamWLoop(wv, dg.values as Float32Array, mv, vv, wv, mv, vv, attrs);
   return true;
-}
-
-/** erf by Eigen's float32 rational approximation on [−4, 4] (as `erfv` of `simd/sgemm.as.ts`). */
-function erf(x: number): number {
-  const u = x > 4 ? 4 : x < -4 ? -4 : x;
-  const x2 = u * u;
-  let p = -2.72614225801306e-10;
-  p = p * x2 + 2.77068142495902e-08;
-  p = p * x2 - 2.10102402082508e-06;
-  p = p * x2 - 5.69250639462346e-05;
-  p = p * x2 - 7.34990630326855e-04;
-  p = p * x2 - 2.95459980854025e-03;
-  p = p * x2 - 1.60960333262415e-02;
-  let q = -1.45660718464996e-05;
-  q = q * x2 - 2.13374055278905e-04;
-  q = q * x2 - 1.68282697438203e-03;
-  q = q * x2 - 7.37332916720468e-03;
-  q = q * x2 - 1.42647390514189e-02;
-  return (p * u) / q;
 }
 
 /** The fused kernels (names prefixed `Probsft`), registered on first use on a backend. */
