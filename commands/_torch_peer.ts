@@ -1,10 +1,27 @@
 /**
  * The PyTorch twin of the bench workloads (`bench/torch_reference.py`), started as a child
- * process with `OPENBLAS_CORETYPE` unset (the preset core type slows OpenBLAS on this kind of
- * machine) and asked over a line protocol.
+ * process with the OpenBLAS kernels probsft's own OpenBLAS uses ({@link peerEnv}) and asked over a
+ * line protocol.
  *
  * @module
  */
+import { coreTypeFromCpuinfo } from "../core/backend/openblas.ts";
+
+/**
+ * The environment of a PyTorch peer: this process's, with `OPENBLAS_CORETYPE` as probsft's own
+ * OpenBLAS load gets it (the user's value, else the kernels `/proc/cpuinfo` supports). Without it
+ * OpenBLAS 0.3.21 picks its SSE3 `Prescott` kernels inside a VM in torch too: on the 2-core
+ * Xeon VM of 2026-11-30 `[2048,512]·[512,512]` ran at 63 GFLOP/s in torch 1.13 instead of 292 with
+ * `SkylakeX`, which would compare probsft with a handicapped peer.
+ *
+ * @returns The child's environment.
+ */
+export function peerEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  const core = env.OPENBLAS_CORETYPE ?? coreTypeFromCpuinfo();
+  if (core !== undefined) env.OPENBLAS_CORETYPE = core;
+  return env;
+}
 
 /** The PyTorch twin, serving requests over a line protocol. */
 export class TorchPeer {
@@ -43,9 +60,7 @@ export class TorchPeer {
       () => "python3",
     );
     const script = new URL("../bench/torch_reference.py", import.meta.url).pathname;
-    const env = Deno.env.toObject();
-    // The preset core type slows OpenBLAS on this kind of machine; unset for the peer only.
-    delete env.OPENBLAS_CORETYPE;
+    const env = peerEnv();
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(python, {

@@ -17,6 +17,7 @@ import { exportTwin } from "../bench/twin_export.ts";
 import { type GradedCell, gradeTwin } from "../bench/twin_grade.ts";
 import { loadPreset } from "./experiment.ts";
 import { registryWith } from "./registry_with.ts";
+import { peerEnv } from "./_torch_peer.ts";
 
 /** What `bench --experiment` was asked. */
 export interface BenchExperimentOptions {
@@ -45,21 +46,13 @@ const python = (): string => {
   }
 };
 
-/** The environment of the twin: OPENBLAS_CORETYPE unset (it slows OpenBLAS on this machine). */
-function twinEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
 /** torch's version, or why the twin cannot run. */
 async function torchVersion(): Promise<{ version: string } | { skipped: string }> {
   const exe = python();
   try {
     const out = await new Deno.Command(exe, {
       args: ["-c", "import torch; print(torch.__version__)"],
-      env: twinEnv(),
+      env: peerEnv(),
       clearEnv: true,
       stdout: "piped",
       stderr: "piped",
@@ -223,7 +216,7 @@ export function benchExperiment(options: BenchExperimentOptions): Effect.Effect<
           `${out}/torch`,
           "--threads",
           String(options.torchThreads),
-        ], twinEnv())
+        ], peerEnv())
       );
       if (run.code !== 0) {
         return yield* new ConfigError({
