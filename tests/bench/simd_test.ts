@@ -1,4 +1,5 @@
 import "../_setup.ts";
+import { smallSize, twoSteps } from "../_two_steps.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
@@ -25,7 +26,6 @@ import {
   benchTokenizer,
   makeTrainer,
   randomBatch,
-  sizes,
   type Trainer,
   trainStep,
 } from "../../bench/workload.ts";
@@ -151,38 +151,27 @@ Deno.test("simd: simdGemm honours row strides, batch strides and accumulation", 
   });
 });
 
-const size = { ...sizes.reference, vocabSize: 64, dModel: 32, dMlp: 64, batch: 4, time: 12 };
+const size = smallSize;
 
-function twoSteps() {
-  const trainer = makeTrainer(3, size);
-  try {
-    const batch = randomBatch(5, size);
-    const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
-    const second = trainStep(trainer, negProb as Objective<unknown>, batch);
-    return {
-      losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
-      weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
-    };
-  } finally {
-    trainer.dispose();
-  }
+function twoStepsHere() {
+  return twoSteps(makeTrainer(3, size), size);
 }
 
 Deno.test("simd: two training steps equal tfjs wasm's own products and the cpu backend to 1e-4; tensor count flat", async () => {
-  const reference = twoSteps();
+  const reference = twoStepsHere();
   await tf.setBackend("wasm");
   disableBlas();
   disableSimd();
   setFastPaths(true);
   let plain;
   try {
-    plain = twoSteps();
+    plain = twoStepsHere();
   } finally {
     enableSimd();
     enableBlas();
   }
   const fast = await onSimd(() => {
-    const out = twoSteps();
+    const out = twoStepsHere();
     const trainer = makeTrainer(0, size);
     const batch = randomBatch(1, size);
     try {
@@ -323,18 +312,8 @@ const geluSize = { ...size, vocabSize: 40, batch: 4, time: 13 };
 
 function twoGeluSteps() {
   const trainer = geluTrainer();
-  try {
-    assert.equal(trainer.model.config.activation, "gelu", "the exact GELU");
-    const batch = randomBatch(5, geluSize);
-    const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
-    const second = trainStep(trainer, negProb as Objective<unknown>, batch);
-    return {
-      losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
-      weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
-    };
-  } finally {
-    trainer.dispose();
-  }
+  assert.equal(trainer.model.config.activation, "gelu", "the exact GELU");
+  return twoSteps(trainer, geluSize);
 }
 
 Deno.test("simd rows: two exact-GELU training steps equal the JavaScript/tfjs paths and the cpu backend to 1e-4; tensor count flat", async () => {

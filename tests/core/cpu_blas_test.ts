@@ -1,4 +1,5 @@
 import "../_setup.ts";
+import { smallSize, twoSteps } from "../_two_steps.ts";
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import {
@@ -226,21 +227,8 @@ Deno.test({
     "cpu-blas: a training step's loss, gradients and AdamW update match the cpu backend to 1e-4",
   ignore: skip,
   fn: async () => {
-    const size = { ...sizes.reference, vocabSize: 64, dModel: 32, dMlp: 64, batch: 4, time: 12 };
-    const run = () => {
-      const trainer = makeTrainer(3, size);
-      try {
-        const batch = randomBatch(5, size);
-        const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
-        const second = trainStep(trainer, negProb as Objective<unknown>, batch);
-        return {
-          losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
-          weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
-        };
-      } finally {
-        trainer.dispose();
-      }
-    };
+    const run = () => twoSteps(makeTrainer(3, smallSize));
+
     await tf.setBackend("cpu");
     const reference = run();
     await tf.setBackend(cpuBlasName);

@@ -1,4 +1,5 @@
 import "../_setup.ts";
+import { smallSize, twoSteps } from "../_two_steps.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
@@ -6,7 +7,7 @@ import { disableBlas, enableBlas, setFastPaths } from "../../core/backend/mod.ts
 import type { Objective } from "../../core/plugin.ts";
 import { negLogProb } from "../../objectives/neg_log_prob.ts";
 import { negProb } from "../../objectives/neg_prob.ts";
-import { makeTrainer, randomBatch, sizes, trainStep } from "../../bench/workload.ts";
+import { makeTrainer, randomBatch, trainStep } from "../../bench/workload.ts";
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -15,33 +16,20 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return worst;
 }
 
-const size = { ...sizes.reference, vocabSize: 64, dModel: 32, dMlp: 64, batch: 4, time: 12 };
+const size = smallSize;
 
-function twoSteps() {
-  const trainer = makeTrainer(3, size);
-  try {
-    const batch = randomBatch(5, size);
-    const ids = trainer.model.variables.map((v) => v.dataId);
-    const first = trainStep(trainer, negLogProb as Objective<unknown>, batch, 2);
-    const second = trainStep(trainer, negProb as Objective<unknown>, batch);
-    return {
-      losses: [first.loss, second.loss, first.gradNorm, second.gradNorm],
-      weights: trainer.model.variables.map((v) => v.dataSync() as Float32Array),
-      inPlace: trainer.model.variables.every((v, i) => v.dataId === ids[i]),
-    };
-  } finally {
-    trainer.dispose();
-  }
+function twoStepsHere() {
+  return twoSteps(makeTrainer(3, size), size);
 }
 
 Deno.test("wasm without BLAS: two training steps with fused attention and the fused AdamW match the cpu backend to 1e-4", async () => {
   await tf.setBackend("cpu");
-  const reference = twoSteps();
+  const reference = twoStepsHere();
   await tf.setBackend("wasm");
   disableBlas();
   setFastPaths(true);
   try {
-    const fast = twoSteps();
+    const fast = twoStepsHere();
     // Never in place on wasm: XNNPACK caches packed weights by tensor (a stale cache gave wrong
     // second steps when it was).
     assert.equal(fast.inPlace, false, "AdamW writes new weight tensors on wasm");
