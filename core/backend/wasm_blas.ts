@@ -8,8 +8,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findBlas, matMulSizes, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
-import { isWasmBackend, type KernelArgs, sizeOf } from "./js_kernel.ts";
+import { findBlas, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
+import { batchedProduct } from "./_batched_product.ts";
+import { isWasmBackend, type KernelArgs } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
 
 let original: tf.KernelConfig | undefined;
@@ -20,44 +21,25 @@ let original: tf.KernelConfig | undefined;
  */
 function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const transposeA = Boolean(args.attrs?.transposeA);
-  const transposeB = Boolean(args.attrs?.transposeB);
   const backend = args.backend;
   const gemm = sgemm();
-  const aLead = a.shape.slice(0, -2);
-  const bLead = b.shape.slice(0, -2);
-  const batchA = sizeOf(aLead);
-  const batchB = sizeOf(bLead);
-  const sameLead = aLead.length === bLead.length && aLead.every((d, i) => d === bLead[i]);
-  const simple = sameLead || batchA === 1 || batchB === 1;
-  if (
-    gemm === null || !isWasmBackend(backend) || a.dtype !== "float32" ||
-    b.dtype !== "float32" || !simple || a.shape.length < 2 || b.shape.length < 2
-  ) {
+  const plan = gemm !== null && isWasmBackend(backend) ? batchedProduct(a, b, args.attrs) : null;
+  if (plan === null || gemm === null || !isWasmBackend(backend)) {
     return (original!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
   }
-  const { m, k, n } = matMulSizes(a.shape, b.shape, transposeA, transposeB);
-  const batch = Math.max(batchA, batchB);
-  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead), m, n];
-  const out = backend.makeOutput(outShape, "float32");
+  const { m, k, n } = plan;
+  const out = backend.makeOutput(plan.outShape, "float32");
+  if (m === 0 || n === 0) return out;
   // Views of the heap are taken after the output is allocated: allocation may grow the memory.
   const buffer = backend.wasm.HEAPU8.buffer;
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const aOff = at(a);
-  const bOff = at(b);
-  const cOff = at(out);
-  const lda = transposeA ? m : k;
-  const ldb = transposeB ? k : n;
-  const ta = transposeA ? trans : noTrans;
-  const tb = transposeB ? trans : noTrans;
-  const aStride = batchA === 1 ? 0 : m * k;
-  const bStride = batchB === 1 ? 0 : k * n;
-  if (m === 0 || n === 0) return out;
-  for (let i = 0; i < batch; i++) {
-    const av = new Float32Array(buffer, aOff + 4 * i * aStride, m * k);
-    const bv = new Float32Array(buffer, bOff + 4 * i * bStride, k * n);
-    const cv = new Float32Array(buffer, cOff + 4 * i * m * n, m * n);
-    gemm(ta, tb, m, n, k, 1, av, lda, bv, ldb, 0, cv, n);
+  const aOff = at(a), bOff = at(b), cOff = at(out);
+  const ta = plan.transA ? trans : noTrans, tb = plan.transB ? trans : noTrans;
+  for (let i = 0; i < plan.batch; i++) {
+    const av = new Float32Array(buffer, aOff + 4 * i * plan.strideA, m * k);
+    const bv = new Float32Array(buffer, bOff + 4 * i * plan.strideB, k * n);
+    const cv = new Float32Array(buffer, cOff + 4 * i * plan.strideC, m * n);
+    gemm(ta, tb, m, n, k, 1, av, plan.lda, bv, plan.ldb, 0, cv, n);
   }
   return out;
 }

@@ -18,8 +18,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { isWasmBackend, type KernelArgs, sizeOf, type WasmBackendInternals } from "./js_kernel.ts";
-import { matMulSizes } from "./openblas.ts";
+import { isWasmBackend, type KernelArgs, type WasmBackendInternals } from "./js_kernel.ts";
+import { batchedProduct } from "./_batched_product.ts";
 import { sgemmWasmBase64 } from "./simd/sgemm_wasm.ts";
 
 /** The exported function of the compiled module (see `simd/sgemm.as.ts`). */
@@ -287,41 +287,30 @@ let fallback: tf.KernelConfig | undefined;
 function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const backend = args.backend;
-  const aLead = a.shape.slice(0, -2);
-  const bLead = b.shape.slice(0, -2);
-  const batchA = sizeOf(aLead);
-  const batchB = sizeOf(bLead);
-  const sameLead = aLead.length === bLead.length && aLead.every((d, i) => d === bLead[i]);
-  if (
-    !enabled || !isWasmBackend(backend) || a.dtype !== "float32" || b.dtype !== "float32" ||
-    !(sameLead || batchA === 1 || batchB === 1) || a.shape.length < 2 || b.shape.length < 2 ||
-    simdInstance(backend) === null
-  ) {
+  const plan = enabled && isWasmBackend(backend) ? batchedProduct(a, b, args.attrs) : null;
+  if (plan === null || !isWasmBackend(backend) || simdInstance(backend) === null) {
     return (fallback!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
   }
-  const transA = Boolean(args.attrs?.transposeA);
-  const transB = Boolean(args.attrs?.transposeB);
-  const { m, k, n } = matMulSizes(a.shape, b.shape, transA, transB);
-  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(aLead, bLead), m, n];
-  const out = backend.makeOutput(outShape, "float32");
+  const { m, n, k } = plan;
+  const out = backend.makeOutput(plan.outShape, "float32");
   if (m === 0 || n === 0) return out;
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
   simdGemm(backend, {
-    transA,
-    transB,
+    transA: plan.transA,
+    transB: plan.transB,
     m,
     n,
     k,
     a: at(a),
-    lda: transA ? m : k,
+    lda: plan.lda,
     b: at(b),
-    ldb: transB ? k : n,
+    ldb: plan.ldb,
     c: at(out),
     ldc: n,
-    batch: Math.max(batchA, batchB),
-    strideA: batchA === 1 ? 0 : m * k,
-    strideB: batchB === 1 ? 0 : k * n,
-    strideC: m * n,
+    batch: plan.batch,
+    strideA: plan.strideA,
+    strideB: plan.strideB,
+    strideC: plan.strideC,
   });
   return out;
 }
