@@ -1,4 +1,5 @@
 import "../_setup.ts";
+import { attentionAndGrads } from "../_attention.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
@@ -47,25 +48,7 @@ Deno.test("causalAttention: the fused kernels match the plain composition on cpu
     { batch: 1, time: 5, heads: 3, kvHeads: 1, headDim: 5 },
     { batch: 2, time: 1, heads: 2, kvHeads: 2, headDim: 4 },
   ];
-  const run = () =>
-    cases.map((c) =>
-      tf.tidy(() => {
-        const heads = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
-        const mk = (n: number, seed: number) =>
-          tf.tensor3d(values(c.batch * c.time * n * c.headDim, seed), [
-            c.batch,
-            c.time,
-            n * c.headDim,
-          ]);
-        const q = mk(c.heads, 1), k = mk(c.kvHeads, 2), v = mk(c.kvHeads, 3);
-        const y = causalAttention(q, k, v, heads);
-        const w = tf.tensor(values(y.size, 9), y.shape);
-        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
-          tf.sum(tf.mul(causalAttention(a, b, d, heads), w))
-        )([q, k, v]);
-        return [y, ...grads].map((t) => t.dataSync() as Float32Array);
-      })
-    );
+  const run = () => cases.map((c) => attentionAndGrads(c, values));
   setFastPaths(true);
   const reference = await on("cpu", () => {
     assert.equal(fusedAttentionActive(), false, "cpu runs the plain composition");

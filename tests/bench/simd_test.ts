@@ -1,4 +1,5 @@
 import "../_setup.ts";
+import { attentionAndGrads } from "../_attention.ts";
 import { smallSize, twoSteps } from "../_two_steps.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -13,7 +14,6 @@ import {
   simdActive,
 } from "../../core/backend/mod.ts";
 import { setSimdRows, simdGemm, simdRowKernels } from "../../core/backend/wasm_simd.ts";
-import { causalAttention } from "../../backbones/attention.ts";
 import { gelu, geluTanh, layerNorm, linear } from "../../backbones/ops.ts";
 import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
 import { AdamW } from "../../core/optimizer.ts";
@@ -236,24 +236,7 @@ Deno.test("simd rows: the causal softmax, both GELUs, LayerNorm and column-sum k
     { batch: 2, time: 1, heads: 2, kvHeads: 2, headDim: 4 },
   ];
   const run = () => [
-    ...cases.map((c) =>
-      tf.tidy(() => {
-        const heads = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
-        const mk = (n: number, seed: number) =>
-          tf.tensor3d(values(c.batch * c.time * n * c.headDim, seed).map((v) => 3 * v), [
-            c.batch,
-            c.time,
-            n * c.headDim,
-          ]);
-        const q = mk(c.heads, 1), k = mk(c.kvHeads, 2), v = mk(c.kvHeads, 3);
-        const y = causalAttention(q, k, v, heads);
-        const w = tf.tensor(values(y.size, 9), y.shape);
-        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
-          tf.sum(tf.mul(causalAttention(a, b, d, heads), w))
-        )([q, k, v]);
-        return [y, ...grads].map((t) => t.dataSync() as Float32Array);
-      })
-    ),
+    ...cases.map((c) => attentionAndGrads(c, values, 3)),
     ...[1, 4, 1031].map((n) =>
       tf.tidy(() => {
         const x = tf.tensor1d(values(n, 4).map((v) => 4 * v));
