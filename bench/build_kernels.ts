@@ -27,6 +27,8 @@ const flags = [
   "abort=",
   "--enable",
   "simd",
+  "--enable",
+  "relaxed-simd",
 ];
 
 const dir = await Deno.makeTempDir();

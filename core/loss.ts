@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { stopGradient } from "./ops.ts";
+import { fastPathsActive, runKernel } from "./backend/fused_kernels.ts";
 import type { Objective, PerTokenLoss, TokenView } from "./plugin.ts";
 
 /** Added to the kept-token count, as in the official code. */
@@ -77,9 +78,45 @@ export function targetLogit(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tenso
  * @returns `[batch, time]`.
  */
 export function targetLogProb(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+  if (fastPathsActive() && logits.dtype === "float32") return fusedTargetLogProb(logits, targets);
   return tf.tidy(() =>
     tf.sub(targetLogit(logits, targets), tf.logSumExp(logits, -1)) as tf.Tensor2D
   );
+}
+
+/**
+ * {@link targetLogProb} as one kernel forward and one backward (wasm and cpu-blas, fast paths on;
+ * `core/backend/target_log_prob_kernels.ts`): `logp = z[target] − lse(z)` per position, and
+ * `dz = dy·(one-hot(target) − softmax(z))`, the same values as the tfjs composition to float
+ * rounding.
+ */
+function fusedTargetLogProb(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+  const [batch, time, vocab] = logits.shape;
+  const positions = batch * time;
+  const ids = tf.tidy(() => tf.reshape(tf.cast(targets, "int32"), [positions]));
+  const read = tf.customGrad(
+    ((z: tf.Tensor, save: tf.GradSaveFunc) => {
+      const flat = tf.reshape(z, [positions, vocab]);
+      const [logp, lse] = runKernel("ProbsftTargetLogProb", { z: flat, ids });
+      save([flat, ids, lse!]);
+      return {
+        value: tf.reshape(logp!, [batch, time]),
+        gradFunc: (dy: tf.Tensor, [sz, sids, slse]: tf.Tensor[]) =>
+          tf.reshape(
+            runKernel("ProbsftTargetLogProbGrad", {
+              dy: tf.reshape(dy, [positions]),
+              z: sz!,
+              ids: sids!,
+              lse: slse!,
+            })[0]!,
+            [batch, time, vocab],
+          ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  const out = read(logits) as tf.Tensor2D;
+  ids.dispose();
+  return out;
 }
 
 /**

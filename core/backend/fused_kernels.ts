@@ -25,6 +25,7 @@ import {
 import { cpuBlasName } from "./cpu_blas.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
 import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
+import { targetLogProbKernels } from "./target_log_prob_kernels.ts";
 
 /** The backends the fused kernels serve. */
 export const fusedBackends: ReadonlyArray<string> = ["wasm", cpuBlasName];
@@ -83,7 +84,7 @@ export function fastPathsActive(): boolean {
   const backend = tf.getBackend();
   if (!fastPathsEnabled || !fusedBackends.includes(backend)) return false;
   if (!registeredOn.has(backend)) {
-    for (const kernel of [...fastKernels, sumSquaresKernel, adamWKernel]) {
+    for (const kernel of [...fastKernels, ...targetLogProbKernels, sumSquaresKernel, adamWKernel]) {
       registerHeapKernel(kernel, backend);
     }
     if (!originalEqual.has(backend)) originalEqual.set(backend, tf.getKernel("Equal", backend)!);

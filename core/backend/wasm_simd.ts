@@ -93,6 +93,18 @@ export interface SimdRowKernels {
   readonly geluTanhGrad: (dy: number, x: number, dx: number, n: number) => void;
   /** Column sums of `rows` rows of `d` floats. */
   readonly columnSum: (x: number, out: number, rows: number, d: number) => void;
+  /** Per row of `v` floats: its maximum and `Σ exp(z − max)`. */
+  readonly rowMaxSumExp: (z: number, mx: number, sum: number, rows: number, v: number) => void;
+  /** The log-softmax-at-target gradient: `dz = dy·(1[j = id] − exp(z − lse))` (int32 ids). */
+  readonly targetLogProbGrad: (
+    dy: number,
+    z: number,
+    ids: number,
+    lse: number,
+    dz: number,
+    rows: number,
+    v: number,
+  ) => void;
 }
 
 interface Instance {

@@ -8,9 +8,12 @@ const MR = 4;
 const NR = 8;
 const KC = 256;
 
-/** `acc + x·y` lane by lane (a multiply and an add: wasm SIMD has no portable fused form). */
+/**
+ * `acc + x·y` lane by lane, fused where the processor can (relaxed SIMD's `relaxed_madd`: one
+ * rounding with FMA hardware, two without; either is within the products' float32 tolerance).
+ */
 function FMA(x: v128, y: v128, acc: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(x, y));
+  return f32x4.relaxed_madd(x, y, acc);
 }
 
 /**
@@ -132,7 +135,9 @@ function storeRow(c: usize, x0: v128, x1: v128, w: i32, beta: bool, tmp: usize):
 
 /**
  * The 4×8 micro-kernel on packed panels: `C[mr, w] (+)= pa[k, 4]ᵀ · pb[k, 8]` (only the first
- * `mr` rows and `w` columns are stored).
+ * `mr` rows and `w` columns are stored). Each `op(A)` element is loaded already broadcast
+ * (`load32_splat`, a load-port broadcast on x86) and multiplied-added with `relaxed_madd`, which
+ * is one fused multiply-add where the processor has one (every x86-64 since 2013, Arm64).
  */
 function kernel4x8(
   pa: usize,
@@ -151,53 +156,50 @@ function kernel4x8(
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   let kk = 0;
   for (; kk + 1 < k; kk += 2) {
-    let a = v128.load(pa);
     let b0 = v128.load(pb);
     let b1 = v128.load(pb, 16);
-    let x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    let x = v128.load32_splat(pa);
     c00 = FMA(x, b0, c00);
     c01 = FMA(x, b1, c01);
-    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    x = v128.load32_splat(pa, 4);
     c10 = FMA(x, b0, c10);
     c11 = FMA(x, b1, c11);
-    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    x = v128.load32_splat(pa, 8);
     c20 = FMA(x, b0, c20);
     c21 = FMA(x, b1, c21);
-    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    x = v128.load32_splat(pa, 12);
     c30 = FMA(x, b0, c30);
     c31 = FMA(x, b1, c31);
-    a = v128.load(pa, 16);
     b0 = v128.load(pb, 32);
     b1 = v128.load(pb, 48);
-    x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    x = v128.load32_splat(pa, 16);
     c00 = FMA(x, b0, c00);
     c01 = FMA(x, b1, c01);
-    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    x = v128.load32_splat(pa, 20);
     c10 = FMA(x, b0, c10);
     c11 = FMA(x, b1, c11);
-    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    x = v128.load32_splat(pa, 24);
     c20 = FMA(x, b0, c20);
     c21 = FMA(x, b1, c21);
-    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    x = v128.load32_splat(pa, 28);
     c30 = FMA(x, b0, c30);
     c31 = FMA(x, b1, c31);
     pa += 32;
     pb += 64;
   }
   if (kk < k) {
-    const a = v128.load(pa);
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
-    let x = v128.shuffle<f32>(a, a, 0, 0, 0, 0);
+    let x = v128.load32_splat(pa);
     c00 = FMA(x, b0, c00);
     c01 = FMA(x, b1, c01);
-    x = v128.shuffle<f32>(a, a, 1, 1, 1, 1);
+    x = v128.load32_splat(pa, 4);
     c10 = FMA(x, b0, c10);
     c11 = FMA(x, b1, c11);
-    x = v128.shuffle<f32>(a, a, 2, 2, 2, 2);
+    x = v128.load32_splat(pa, 8);
     c20 = FMA(x, b0, c20);
     c21 = FMA(x, b1, c21);
-    x = v128.shuffle<f32>(a, a, 3, 3, 3, 3);
+    x = v128.load32_splat(pa, 12);
     c30 = FMA(x, b0, c30);
     c31 = FMA(x, b1, c31);
   }
@@ -317,16 +319,16 @@ function expv(x: v128): v128 {
   const hi = f32x4.splat(88.3762626647949);
   const lo = f32x4.splat(-87.33654022216797);
   const under = f32x4.lt(x, lo);
-  x = f32x4.min(f32x4.max(x, lo), hi);
+  x = f32x4.pmin(f32x4.pmax(x, lo), hi);
   const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = FMA(p, r, f32x4.splat(1.3981999507e-3));
+  p = FMA(p, r, f32x4.splat(8.3334519073e-3));
+  p = FMA(p, r, f32x4.splat(4.1665795894e-2));
+  p = FMA(p, r, f32x4.splat(1.6666665459e-1));
+  p = FMA(p, r, f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
   const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
   return v128.andnot(f32x4.mul(p, pow2), under);
@@ -355,8 +357,8 @@ export function expArray(x: usize, y: usize, n: i32): void {
 
 /** The largest lane. */
 function hmax(v: v128): f32 {
-  v = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  v = f32x4.max(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+  v = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  v = f32x4.pmax(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
   return f32x4.extract_lane(v, 0);
 }
 
@@ -385,7 +387,7 @@ export function softmaxCausal(p: usize, time: i32, squares: i32, scale: f32): vo
         const at = row + (<usize> j << 2);
         const x = f32x4.mul(v128.load(at), sc);
         v128.store(at, x);
-        vmax = f32x4.max(vmax, x);
+        vmax = f32x4.pmax(vmax, x);
       }
       let mx = hmax(vmax);
       for (; j < len; j++) {
@@ -440,7 +442,7 @@ export function softmaxCausalGrad(p: usize, dp: usize, time: i32, scale: f32): v
     let j = 0;
     for (; j < n4; j += 4) {
       const o = <usize> j << 2;
-      vs = f32x4.add(vs, f32x4.mul(v128.load(pr + o), v128.load(dr + o)));
+      vs = FMA(v128.load(pr + o), v128.load(dr + o), vs);
     }
     let rowsum = hsum(vs);
     for (; j < len; j++) {
@@ -468,21 +470,21 @@ export function softmaxCausalGrad(p: usize, dp: usize, time: i32, scale: f32): v
  * [−4, 4] (error a few float32 ulp).
  */
 function erfv(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-4)), f32x4.splat(4));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-4)), f32x4.splat(4));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.72614225801306e-10);
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-08));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.10102402082508e-06));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-5.69250639462346e-05));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-7.34990630326855e-04));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.95459980854025e-03));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-1.60960333262415e-02));
+  p = FMA(p, x2, f32x4.splat(2.77068142495902e-08));
+  p = FMA(p, x2, f32x4.splat(-2.10102402082508e-06));
+  p = FMA(p, x2, f32x4.splat(-5.69250639462346e-05));
+  p = FMA(p, x2, f32x4.splat(-7.34990630326855e-04));
+  p = FMA(p, x2, f32x4.splat(-2.95459980854025e-03));
+  p = FMA(p, x2, f32x4.splat(-1.60960333262415e-02));
   p = f32x4.mul(p, x);
   let q = f32x4.splat(-1.45660718464996e-05);
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-2.13374055278905e-04));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.68282697438203e-03));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-7.37332916720468e-03));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.42647390514189e-02));
+  q = FMA(q, x2, f32x4.splat(-2.13374055278905e-04));
+  q = FMA(q, x2, f32x4.splat(-1.68282697438203e-03));
+  q = FMA(q, x2, f32x4.splat(-7.37332916720468e-03));
+  q = FMA(q, x2, f32x4.splat(-1.42647390514189e-02));
   return f32x4.div(p, q);
 }
 
@@ -560,7 +562,7 @@ export function layerNorm(
     vs = f32x4.splat(0);
     for (j = 0; j < d4; j += 4) {
       const c = f32x4.sub(v128.load(xr + (<usize> j << 2)), vmu);
-      vs = f32x4.add(vs, f32x4.mul(c, c));
+      vs = FMA(c, c, vs);
     }
     let sq = hsum(vs);
     for (; j < d; j++) {
@@ -620,7 +622,7 @@ export function layerNormGrad(
       v128.store(db + o, f32x4.add(v128.load(db + o), g));
       const gg = f32x4.mul(g, v128.load(w + o));
       vg = f32x4.add(vg, gg);
-      vgx = f32x4.add(vgx, f32x4.mul(gg, xhat));
+      vgx = FMA(gg, xhat, vgx);
     }
     let sumG = hsum(vg), sumGX = hsum(vgx);
     for (; j < d; j++) {
@@ -673,19 +675,22 @@ export function columnSum(x: usize, out: usize, rows: i32, d: i32): void {
 
 /** tanh lane by lane: Eigen's float32 rational approximation on x clamped to ±7.9 (no exp). */
 function tanhv(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-7.90531110763549805)), f32x4.splat(7.90531110763549805));
+  x = f32x4.pmin(
+    f32x4.pmax(x, f32x4.splat(-7.90531110763549805)),
+    f32x4.splat(7.90531110763549805),
+  );
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.76076847742355e-16);
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.00018790482477e-13));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-8.60467152213735e-11));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(5.12229709037114e-08));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(1.48572235717979e-05));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(6.37261928875436e-04));
-  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(4.89352455891786e-03));
+  p = FMA(p, x2, f32x4.splat(2.00018790482477e-13));
+  p = FMA(p, x2, f32x4.splat(-8.60467152213735e-11));
+  p = FMA(p, x2, f32x4.splat(5.12229709037114e-08));
+  p = FMA(p, x2, f32x4.splat(1.48572235717979e-05));
+  p = FMA(p, x2, f32x4.splat(6.37261928875436e-04));
+  p = FMA(p, x2, f32x4.splat(4.89352455891786e-03));
   let q = f32x4.splat(1.19825839466702e-06);
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(1.18534705686654e-04));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(2.26843463243900e-03));
-  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(4.89352518554385e-03));
+  q = FMA(q, x2, f32x4.splat(1.18534705686654e-04));
+  q = FMA(q, x2, f32x4.splat(2.26843463243900e-03));
+  q = FMA(q, x2, f32x4.splat(4.89352518554385e-03));
   return f32x4.div(f32x4.mul(p, x), q);
 }
 
@@ -744,5 +749,69 @@ export function geluTanhGrad(dy: usize, x: usize, dx: usize, n: i32): void {
     const o = <usize> i << 2;
     const g = geluTanhGradv(f32x4.splat(load<f32>(dy + o)), f32x4.splat(load<f32>(x + o)));
     store<f32>(dx + o, f32x4.extract_lane(g, 0));
+  }
+}
+
+/**
+ * Per row of `v` floats, its maximum `mx[r]` and `sum[r] = Σ_j exp(z[r, j] − mx[r])` (the pieces of
+ * a log-sum-exp; the caller takes the log, since the module has no data for a log table).
+ */
+export function rowMaxSumExp(z: usize, mx: usize, sum: usize, rows: i32, v: i32): void {
+  const v4 = v & ~3;
+  const rowBytes = <usize> v << 2;
+  for (let r = 0; r < rows; r++) {
+    const row = z + <usize> r * rowBytes;
+    let vmax = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j < v4; j += 4) vmax = f32x4.pmax(vmax, v128.load(row + (<usize> j << 2)));
+    let m = hmax(vmax);
+    for (; j < v; j++) m = max(m, load<f32>(row + (<usize> j << 2)));
+    const vm = f32x4.splat(m);
+    let vsum = f32x4.splat(0);
+    for (j = 0; j < v4; j += 4) {
+      vsum = f32x4.add(vsum, expv(f32x4.sub(v128.load(row + (<usize> j << 2)), vm)));
+    }
+    let total = hsum(vsum);
+    for (; j < v; j++) total += exps(load<f32>(row + (<usize> j << 2)) - m);
+    store<f32>(mx + (<usize> r << 2), m);
+    store<f32>(sum + (<usize> r << 2), total);
+  }
+}
+
+/**
+ * The gradient of a log-softmax read at one target per row: `dz[r, j] = dy[r]·(1[j = id[r]] − exp(z[r, j] − lse[r]))`
+ * (no one-hot term for an id outside `[0, v)`).
+ */
+export function targetLogProbGrad(
+  dy: usize,
+  z: usize,
+  ids: usize,
+  lse: usize,
+  dz: usize,
+  rows: i32,
+  v: i32,
+): void {
+  const v4 = v & ~3;
+  const rowBytes = <usize> v << 2;
+  for (let r = 0; r < rows; r++) {
+    const off = <usize> r * rowBytes;
+    const g = load<f32>(dy + (<usize> r << 2));
+    const vl = f32x4.splat(load<f32>(lse + (<usize> r << 2)));
+    const vg = f32x4.splat(-g);
+    let j = 0;
+    for (; j < v4; j += 4) {
+      const o = off + (<usize> j << 2);
+      v128.store(dz + o, f32x4.mul(expv(f32x4.sub(v128.load(z + o), vl)), vg));
+    }
+    const l = load<f32>(lse + (<usize> r << 2));
+    for (; j < v; j++) {
+      const o = off + (<usize> j << 2);
+      store<f32>(dz + o, -g * exps(load<f32>(z + o) - l));
+    }
+    const id = load<i32>(ids + (<usize> r << 2));
+    if (id >= 0 && id < v) {
+      const at = dz + off + (<usize> id << 2);
+      store<f32>(at, load<f32>(at) + g);
+    }
   }
 }
