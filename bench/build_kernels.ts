@@ -1,21 +1,30 @@
 /**
- * `deno task build-kernels [--out FILE]`: compiles the AssemblyScript source of the wasm SIMD
- * kernels (`core/backend/simd/sgemm.as.ts`) with AssemblyScript 0.28.20 (from the npm registry)
- * and writes the module's bytes as base64 to `core/backend/simd/sgemm_wasm.ts` (or `FILE`), so
- * that the library needs no build step on JSR or a fresh clone. The flags make a module that
- * imports its memory (`env.memory`, tfjs wasm's heap), with SIMD, the stub runtime, no `abort`
- * import, and no data segment or allocator. `tests/bench/simd_test.ts` checks that the committed
- * file equals a fresh build.
+ * `deno task build-kernels [--wasm-out FILE] [--native-out FILE]`: builds probsft's two compiled
+ * kernel modules and writes each as base64 into a TypeScript file, so that the library needs no
+ * build step on JSR or a fresh clone:
+ *
+ * - the wasm SIMD kernels (`core/backend/simd/sgemm.as.ts` → `simd/sgemm_wasm.ts`), compiled with
+ *   AssemblyScript 0.28.20 from the npm registry into a module that imports its memory
+ *   (`env.memory`, tfjs wasm's heap), with SIMD and relaxed SIMD, the stub runtime, no `abort`
+ *   import, and no data segment or allocator;
+ * - the native matrix product for x86-64 Linux (`core/backend/native/sgemm.c` →
+ *   `native/sgemm_so.ts`), the stand-in for OpenBLAS, compiled with the system's gcc (Debian 12's
+ *   gcc 12.2 made the committed bytes) into a stripped shared object that exports only
+ *   `probsft_sgemm`. Skipped with a message when gcc is missing.
+ *
+ * `tests/bench/simd_test.ts` and `tests/bench/native_sgemm_test.ts` check that the committed files
+ * equal fresh builds.
  *
  * @module
  */
-const here = new URL("../core/backend/simd/", import.meta.url);
-const source = new URL("sgemm.as.ts", here).pathname;
+const here = new URL("../core/backend/", import.meta.url);
 const args = Deno.args;
-const outIndex = args.indexOf("--out");
-const out = outIndex >= 0 ? args[outIndex + 1]! : new URL("sgemm_wasm.ts", here).pathname;
+const flag = (name: string, fallback: URL) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback.pathname;
+};
 
-/** The compiler and its flags (pinned: the committed bytes depend on them). */
+/** The wasm compiler and its flags (pinned: the committed bytes depend on them). */
 export const compiler = "npm:assemblyscript@0.28.20/asc";
 const flags = [
   "-O3",
@@ -31,52 +40,102 @@ const flags = [
   "relaxed-simd",
 ];
 
-const dir = await Deno.makeTempDir();
-try {
-  const wasmPath = `${dir}/sgemm.wasm`;
-  // Run from the temporary folder without the project's config or lock file: the compiler is a
-  // build tool, not a dependency of the library.
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-config",
-      "--no-lock",
-      compiler,
-      source,
-      "--outFile",
-      wasmPath,
-      ...flags,
-    ],
-    cwd: dir,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  const { code } = await cmd.output();
-  if (code !== 0) throw new Error(`asc exited with ${code}`);
-  const bytes = await Deno.readFile(wasmPath);
-  const module = new WebAssembly.Module(bytes);
-  const imports = WebAssembly.Module.imports(module);
-  if (imports.length !== 1 || imports[0]!.kind !== "memory") {
-    throw new Error(`unexpected imports ${JSON.stringify(imports)}`);
-  }
+/** The native compiler's flags (AVX2 and FMA; only `probsft_sgemm` visible; no symbols). */
+export const nativeFlags = [
+  "-O3",
+  "-mavx2",
+  "-mfma",
+  "-fPIC",
+  "-shared",
+  "-fvisibility=hidden",
+  "-s",
+];
+
+/** `bytes` as a TypeScript constant: base64 in lines of 96 characters. */
+function base64Constant(bytes: Uint8Array): string {
   let b64 = "";
   const chunk = 0x8000;
   for (let i = 0; i < bytes.length; i += chunk) {
     b64 += String.fromCharCode(...bytes.subarray(i, i + chunk));
   }
-  b64 = btoa(b64);
-  const lines = b64.match(/.{1,96}/g)!.map((l) => `  "${l}"`).join(" +\n");
-  const text =
+  return btoa(b64).match(/.{1,96}/g)!.map((l) => `  "${l}"`).join(" +\n");
+}
+
+async function run(cmd: string, cmdArgs: string[], cwd: string): Promise<void> {
+  const { code } = await new Deno.Command(cmd, {
+    args: cmdArgs,
+    cwd,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) throw new Error(`${cmd} exited with ${code}`);
+}
+
+async function buildWasm(dir: string, out: string): Promise<void> {
+  const source = new URL("simd/sgemm.as.ts", here).pathname;
+  const wasmPath = `${dir}/sgemm.wasm`;
+  // Run from the temporary folder without the project's config or lock file: the compiler is a
+  // build tool, not a dependency of the library.
+  await run(Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-config",
+    "--no-lock",
+    compiler,
+    source,
+    "--outFile",
+    wasmPath,
+    ...flags,
+  ], dir);
+  const bytes = await Deno.readFile(wasmPath);
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  if (imports.length !== 1 || imports[0]!.kind !== "memory") {
+    throw new Error(`unexpected imports ${JSON.stringify(imports)}`);
+  }
+  await Deno.writeTextFile(
+    out,
     `// Generated by \`deno task build-kernels\` (bench/build_kernels.ts) from sgemm.as.ts with
 // ${compiler} ${flags.join(" ")}. Do not edit.
 
 /** The compiled wasm SIMD kernel module (${bytes.length} bytes), base64. */
 export const sgemmWasmBase64: string =
-${lines};
-`;
-  await Deno.writeTextFile(out, text);
+${base64Constant(bytes)};
+`,
+  );
   console.log(`wrote ${out} (${bytes.length} bytes of wasm)`);
+}
+
+async function buildNative(dir: string, out: string): Promise<void> {
+  // Copied next to the output so that no path of this machine reaches the object.
+  await Deno.copyFile(new URL("native/sgemm.c", here), `${dir}/sgemm.c`);
+  try {
+    await run("gcc", [...nativeFlags, "-o", "sgemm.so", "sgemm.c"], dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      console.log("gcc not found: the native sgemm was not rebuilt (apt-get install gcc)");
+      return;
+    }
+    throw error;
+  }
+  const bytes = await Deno.readFile(`${dir}/sgemm.so`);
+  const version = await new Deno.Command("gcc", { args: ["-dumpfullversion"] }).output();
+  await Deno.writeTextFile(
+    out,
+    `// Generated by \`deno task build-kernels\` (bench/build_kernels.ts) from sgemm.c with
+// gcc ${new TextDecoder().decode(version.stdout).trim()} ${nativeFlags.join(" ")}. Do not edit.
+
+/** The compiled native matrix product for x86-64 Linux (${bytes.length} bytes), base64. */
+export const sgemmSoBase64: string =
+${base64Constant(bytes)};
+`,
+  );
+  console.log(`wrote ${out} (${bytes.length} bytes of x86-64 shared object)`);
+}
+
+const dir = await Deno.makeTempDir();
+try {
+  await buildWasm(dir, flag("wasm-out", new URL("simd/sgemm_wasm.ts", here)));
+  await buildNative(dir, flag("native-out", new URL("native/sgemm_so.ts", here)));
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

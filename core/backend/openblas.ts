@@ -1,11 +1,15 @@
 /**
- * OpenBLAS through Deno's FFI, opened once for every kernel that uses it (the wasm-heap and the
- * cpu-blas matrix products). When Debian's `libopenblas0-pthread` (or another OpenBLAS build) is
- * installed and the process may use FFI, {@link findBlas} opens it and {@link sgemm} is
- * `cblas_sgemm`; otherwise both say so by returning `null`.
+ * The BLAS behind the matrix products of the wasm heap and of cpu-blas, opened once through
+ * Deno's FFI: OpenBLAS when Debian's `libopenblas0-pthread` (or another OpenBLAS build) is
+ * installed, otherwise probsft's bundled product (`native_sgemm.ts`: x86-64 Linux with AVX2 and
+ * FMA). {@link findBlas} opens it and {@link sgemm} is its `cblas_sgemm`; where neither serves (or
+ * without the FFI permission) both say so by returning `null`. `PROBSFT_BLAS=bundled` skips
+ * OpenBLAS (to time a machine without it); `PROBSFT_BLAS=openblas` never falls back to the bundled
+ * product.
  *
  * @module
  */
+import { type BatchedSgemm, cpuFlags, loadNativeSgemm } from "./native_sgemm.ts";
 
 /** Where OpenBLAS is looked for, first hit wins (Debian/Ubuntu, Fedora, Arch, Homebrew layouts). */
 export const openBlasPaths: ReadonlyArray<string> = [
@@ -50,11 +54,12 @@ type Library = Deno.DynamicLibrary<typeof symbols>;
 
 /** What was found. */
 export interface BlasInfo {
-  /** The library file. */
+  /** The library file, or `bundled` for probsft's own product. */
   readonly path: string;
   /**
    * OpenBLAS's own description and the kernels it runs, e.g.
-   * `OpenBLAS 0.3.21 … DYNAMIC_ARCH … MAX_THREADS=64 (kernels: SkylakeX)`.
+   * `OpenBLAS 0.3.21 … DYNAMIC_ARCH … MAX_THREADS=64 (kernels: SkylakeX)`, or the bundled
+   * product's.
    */
   readonly config: string;
   /** Threads OpenBLAS uses. */
@@ -88,7 +93,20 @@ export const noTrans = 111;
 export const trans = 112;
 const rowMajor = 101;
 
-let library: { lib: Library; info: BlasInfo; sgemm: Sgemm } | null | undefined;
+let library:
+  | { lib: Library | null; info: BlasInfo; sgemm: Sgemm; batched: BatchedSgemm | null }
+  | null
+  | undefined;
+
+/** Which BLAS `PROBSFT_BLAS` allows: `bundled`, `openblas`, or either (OpenBLAS first). */
+function blasChoice(): "bundled" | "openblas" | "auto" {
+  try {
+    const raw = Deno.env.get("PROBSFT_BLAS");
+    return raw === "bundled" || raw === "openblas" ? raw : "auto";
+  } catch {
+    return "auto";
+  }
+}
 
 function ffiAllowed(): boolean {
   try {
@@ -118,16 +136,9 @@ function envThreads(): number | undefined {
  * @returns The core type name, or `undefined`.
  */
 export function coreTypeFromCpuinfo(): string | undefined {
-  try {
-    const text = Deno.readTextFileSync("/proc/cpuinfo");
-    const line = text.split("\n").find((l) => l.startsWith("flags"));
-    if (line === undefined) return undefined;
-    const flags = new Set(line.split(":")[1]!.trim().split(/\s+/));
-    if (["avx512f", "avx512bw", "avx512vl"].every((f) => flags.has(f))) return "SkylakeX";
-    if (flags.has("avx2") && flags.has("fma")) return "Haswell";
-  } catch {
-    // Not Linux, or no read permission.
-  }
+  const flags = cpuFlags();
+  if (["avx512f", "avx512bw", "avx512vl"].every((f) => flags.has(f))) return "SkylakeX";
+  if (flags.has("avx2") && flags.has("fma")) return "Haswell";
   return undefined;
 }
 
@@ -150,9 +161,10 @@ function open(path: string): Library {
 }
 
 /**
- * Opens OpenBLAS once (later calls return the same answer). Returns `null`, silently, when no
- * library is found or FFI is not permitted. Threads: `OPENBLAS_NUM_THREADS` when set, otherwise
- * all cores. Kernels: `OPENBLAS_CORETYPE` when set, otherwise {@link coreTypeFromCpuinfo}.
+ * Opens the BLAS once (later calls return the same answer): OpenBLAS from `paths`, else the
+ * bundled product (see the module doc for `PROBSFT_BLAS`). Returns `null`, silently, when neither
+ * serves or FFI is not permitted. OpenBLAS's threads: `OPENBLAS_NUM_THREADS` when set, otherwise
+ * all cores; its kernels: `OPENBLAS_CORETYPE` when set, otherwise {@link coreTypeFromCpuinfo}.
  *
  * @param paths Library files to try, in order; default {@link openBlasPaths}.
  * @returns What was found, or `null`.
@@ -161,7 +173,8 @@ export function findBlas(paths: ReadonlyArray<string> = openBlasPaths): BlasInfo
   if (library !== undefined) return library?.info ?? null;
   library = null;
   if (!ffiAllowed()) return null;
-  for (const path of paths) {
+  const choice = blasChoice();
+  for (const path of choice === "bundled" ? [] : paths) {
     let lib: Library;
     try {
       lib = open(path);
@@ -180,11 +193,33 @@ export function findBlas(paths: ReadonlyArray<string> = openBlasPaths): BlasInfo
     library = {
       lib,
       sgemm,
+      batched: null,
       info: { path, config: config.trim(), threads: lib.symbols.openblas_get_num_threads() },
     };
     return library.info;
   }
-  return null;
+  const native = choice === "openblas" ? null : loadNativeSgemm();
+  if (native === null) return null;
+  const batched = native.sgemm;
+  library = {
+    lib: null,
+    sgemm: (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+      batched(ta === trans, tb === trans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1, 0, 0, 0),
+    batched,
+    info: { path: "bundled", config: native.description, threads: 1 },
+  };
+  return library.info;
+}
+
+/**
+ * The bundled product's batched entry point, when it is the BLAS in use (one FFI call for a batch
+ * of strided products, e.g. attention's per-head products).
+ *
+ * @returns The function, or `null` with OpenBLAS or no BLAS.
+ */
+export function sgemmBatched(): BatchedSgemm | null {
+  findBlas();
+  return library?.batched ?? null;
 }
 
 /**
@@ -200,11 +235,13 @@ export function sgemm(): Sgemm | null {
 /**
  * A one-line description of the library: `"OpenBLAS 0.3.21 … (2 threads)"`.
  *
- * @returns The description, or `null` when OpenBLAS is not available.
+ * @returns The description, or `null` when no BLAS is available.
  */
 export function openBlasDescription(): string | null {
   const info = findBlas();
-  return info === null ? null : `${info.config} (${info.threads} threads)`;
+  return info === null
+    ? null
+    : `${info.config} (${info.threads} thread${info.threads === 1 ? "" : "s"})`;
 }
 
 /**
@@ -249,7 +286,7 @@ export function withOneBlasThread<T>(f: () => T): T {
   findBlas();
   const lib = library?.lib;
   const threads = library?.info.threads ?? 1;
-  if (lib === undefined || threads <= 1) return f();
+  if (lib === undefined || lib === null || threads <= 1) return f();
   lib.symbols.openblas_set_num_threads(1);
   try {
     return f();

@@ -1,14 +1,15 @@
 /**
- * The wasm backend's matrix products through OpenBLAS: {@link enableBlas} replaces its
+ * The wasm backend's matrix products through a BLAS (OpenBLAS, or the bundled product where it is
+ * not installed; `openblas.ts`): {@link enableBlas} replaces its
  * `BatchMatMul` kernel by one that calls `cblas_sgemm` directly on the wasm heap (no copies,
  * transposes as BLAS flags, so the slow transposed wasm kernels never run, and both cores through
- * OpenBLAS's threads). Without OpenBLAS, or without the `--allow-ffi` permission, nothing changes
- * and the plain wasm kernels run.
+ * OpenBLAS's threads). Without a BLAS, or without the `--allow-ffi` permission, nothing changes
+ * and the wasm SIMD kernels run.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { findBlas, noTrans, openBlasDescription, sgemm, trans } from "./openblas.ts";
+import { findBlas, noTrans, openBlasDescription, sgemm, sgemmBatched, trans } from "./openblas.ts";
 import { batchedProduct } from "./_batched_product.ts";
 import { isWasmBackend, type KernelArgs } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
@@ -34,6 +35,31 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const buffer = backend.wasm.HEAPU8.buffer;
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
   const aOff = at(a), bOff = at(b), cOff = at(out);
+  const batched = sgemmBatched();
+  if (batched !== null) {
+    // One call for the whole batch (the bundled product); views span every matrix.
+    const span = (stride: number, size: number) => stride * (plan.batch - 1) + size;
+    batched(
+      plan.transA,
+      plan.transB,
+      m,
+      n,
+      k,
+      1,
+      new Float32Array(buffer, aOff, span(plan.strideA, m * k)),
+      plan.lda,
+      new Float32Array(buffer, bOff, span(plan.strideB, k * n)),
+      plan.ldb,
+      0,
+      new Float32Array(buffer, cOff, span(plan.strideC, m * n)),
+      n,
+      plan.batch,
+      plan.strideA,
+      plan.strideB,
+      plan.strideC,
+    );
+    return out;
+  }
   const ta = plan.transA ? trans : noTrans, tb = plan.transB ? trans : noTrans;
   for (let i = 0; i < plan.batch; i++) {
     const av = new Float32Array(buffer, aOff + 4 * i * plan.strideA, m * k);

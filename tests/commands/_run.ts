@@ -4,6 +4,7 @@
 // the point here is the backend a user gets.
 import assert from "node:assert/strict";
 import { findBlas } from "../../core/backend/mod.ts";
+import { loadNativeSgemm } from "../../core/backend/native_sgemm.ts";
 
 /** The repository root (where deno.json and main.ts are). */
 export const repoRoot: string = new URL("../../", import.meta.url).pathname;
@@ -91,18 +92,25 @@ export function assertOneLineError(result: RunResult, pattern: RegExp): void {
 
 /**
  * Whether a command started with the inherited environment runs the wasm backend's matrix
- * products through OpenBLAS: OpenBLAS is installed where core/backend/openblas.ts looks, and this process was
- * not itself started with `PROBSFT_BLAS=0` (which the subprocesses inherit).
+ * products through a BLAS (OpenBLAS where installed, else the bundled sgemm): one was found, and
+ * this process was not itself started with `PROBSFT_BLAS=0` (which the subprocesses inherit).
  */
 export const hasBlas: boolean = findBlas() !== null &&
   (Deno.env.get("PROBSFT_BLAS") ?? "1") !== "0";
 
-/** The two environments a command is run under: the default, and plain wasm without OpenBLAS. */
+/**
+ * The environments a command is run under: the default (OpenBLAS where installed), the bundled
+ * sgemm (what a machine without OpenBLAS runs; x86-64 Linux with AVX2), and plain wasm.
+ */
 export const blasVariants: ReadonlyArray<
   { readonly name: string; readonly env: Record<string, string> }
-> = hasBlas
-  ? [{ name: "wasm + OpenBLAS", env: {} }, { name: "plain wasm", env: { PROBSFT_BLAS: "0" } }]
-  : [{ name: "plain wasm", env: { PROBSFT_BLAS: "0" } }];
+> = [
+  ...(hasBlas && findBlas()!.path !== "bundled" ? [{ name: "wasm + OpenBLAS", env: {} }] : []),
+  ...(hasBlas && loadNativeSgemm() !== null
+    ? [{ name: "wasm + bundled sgemm", env: { PROBSFT_BLAS: "bundled" } }]
+    : []),
+  { name: "plain wasm", env: { PROBSFT_BLAS: "0" } },
+];
 
 /**
  * Asserts two numbers agree to a relative-or-absolute tolerance.

@@ -1,0 +1,150 @@
+/**
+ * probsft's bundled matrix product, the stand-in for OpenBLAS where it is not installed: a
+ * GotoBLAS/BLIS-style single-precision product with a 6×16 AVX2/FMA micro-kernel
+ * (`native/sgemm.c`, compiled by `deno task build-kernels` with gcc and shipped as base64 in
+ * `native/sgemm_so.ts`). {@link loadNativeSgemm} writes the shared object to a temporary file,
+ * opens it with Deno's FFI and deletes the file (the mapping stays). Single-threaded.
+ *
+ * It serves only x86-64 Linux with AVX2 and FMA (`/proc/cpuinfo`), with the FFI permission and a
+ * writable temporary folder; elsewhere it says so by returning `null`, and the wasm SIMD kernels
+ * run.
+ *
+ * @module
+ */
+import { sgemmSoBase64 } from "./native/sgemm_so.ts";
+
+const symbols = {
+  probsft_sgemm: {
+    parameters: [
+      "i32", // transA (0/1)
+      "i32", // transB
+      "i32", // m
+      "i32", // n
+      "i32", // k
+      "f32", // alpha
+      "buffer", // a
+      "i32", // lda
+      "buffer", // b
+      "i32", // ldb
+      "f32", // beta
+      "buffer", // c
+      "i32", // ldc
+      "i32", // batch
+      "i64", // strideA (floats; 0 broadcasts)
+      "i64", // strideB
+      "i64", // strideC
+    ],
+    result: "i32",
+  },
+} as const;
+
+/**
+ * `batch` row-major products `C_i ← alpha·op(A_i)·op(B_i) + beta·C_i` (`op(A)` `m × k`, `op(B)`
+ * `k × n`), `A_i` starting `i·strideA` floats into `a` (0: the same matrix), likewise `B_i`, `C_i`.
+ * `beta = 0` never reads `C`.
+ *
+ * @throws Error when the packing buffers cannot be allocated (nothing was written).
+ */
+export type BatchedSgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+  batch: number,
+  strideA: number,
+  strideB: number,
+  strideC: number,
+) => void;
+
+/** The loaded library. */
+export interface NativeSgemm {
+  /** One-line description for reports. */
+  readonly description: string;
+  /** The product. */
+  readonly sgemm: BatchedSgemm;
+}
+
+/**
+ * The CPU's feature flags from `/proc/cpuinfo` (e.g. `avx2`, `fma`, `avx512f`).
+ *
+ * @returns The flags of the first processor, or an empty set where they cannot be read.
+ */
+export function cpuFlags(): ReadonlySet<string> {
+  try {
+    const text = Deno.readTextFileSync("/proc/cpuinfo");
+    const line = text.split("\n").find((l) => l.startsWith("flags"));
+    if (line !== undefined) return new Set(line.split(":")[1]!.trim().split(/\s+/));
+  } catch {
+    // Not Linux, or no read permission.
+  }
+  return new Set();
+}
+
+let loaded: NativeSgemm | null | undefined;
+
+/**
+ * Opens the bundled product once (later calls return the same answer).
+ *
+ * @returns The library, or `null` on another platform or CPU, without the FFI permission, or
+ *   when the shared object cannot be written or opened.
+ */
+export function loadNativeSgemm(): NativeSgemm | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return null;
+  const flags = cpuFlags();
+  if (!flags.has("avx2") || !flags.has("fma")) return null;
+  let path: string | undefined;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    path = Deno.makeTempFileSync({ prefix: "probsft-sgemm-", suffix: ".so" });
+    Deno.writeFileSync(path, Uint8Array.from(atob(sgemmSoBase64), (c) => c.charCodeAt(0)));
+    const lib = Deno.dlopen(path, symbols);
+    const raw = lib.symbols.probsft_sgemm;
+    loaded = {
+      description: "probsft sgemm (bundled; AVX2, FMA)",
+      sgemm: (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, sa, sb, sc) => {
+        const rc = raw(
+          ta ? 1 : 0,
+          tb ? 1 : 0,
+          m,
+          n,
+          k,
+          alpha,
+          a,
+          lda,
+          b,
+          ldb,
+          beta,
+          c,
+          ldc,
+          batch,
+          BigInt(sa),
+          BigInt(sb),
+          BigInt(sc),
+        );
+        if (rc !== 0) throw new Error(`probsft sgemm: out of memory for its packing buffers`);
+      },
+    };
+  } catch {
+    loaded = null;
+  } finally {
+    if (path !== undefined) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  return loaded;
+}
