@@ -7,7 +7,8 @@
  *   AssemblyScript 0.28.20 from the npm registry into a module that imports its memory
  *   (`env.memory`, tfjs wasm's heap), with SIMD and relaxed SIMD, the stub runtime, no `abort`
  *   import, and no data segment or allocator;
- * - the native matrix product for x86-64 Linux (`core/backend/native/sgemm.c` →
+ * - the native matrix product for x86-64 Linux (`core/backend/native/sgemm.c` and
+ *   `sgemm_kernel.h` →
  *   `native/sgemm_so.ts`), the stand-in for OpenBLAS, compiled with the system's gcc (Debian 12's
  *   gcc 12.2 made the committed bytes) into a stripped shared object that exports only
  *   `probsft_sgemm`. Skipped with a message when gcc is missing.
@@ -40,7 +41,10 @@ const flags = [
   "relaxed-simd",
 ];
 
-/** The native compiler's flags (AVX2 and FMA; only `probsft_sgemm` visible; no symbols). */
+/**
+ * The native compiler's flags (AVX2 and FMA; the AVX-512 half is compiled for its own target and
+ * chosen at run time; only `probsft_sgemm` visible; no symbols).
+ */
 export const nativeFlags = [
   "-O3",
   "-mavx2",
@@ -107,7 +111,9 @@ ${base64Constant(bytes)};
 
 async function buildNative(dir: string, out: string): Promise<void> {
   // Copied next to the output so that no path of this machine reaches the object.
-  await Deno.copyFile(new URL("native/sgemm.c", here), `${dir}/sgemm.c`);
+  for (const file of ["sgemm.c", "sgemm_kernel.h"]) {
+    await Deno.copyFile(new URL(`native/${file}`, here), `${dir}/${file}`);
+  }
   try {
     await run("gcc", [...nativeFlags, "-o", "sgemm.so", "sgemm.c"], dir);
   } catch (error) {

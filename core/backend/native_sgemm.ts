@@ -1,6 +1,6 @@
 /**
  * probsft's bundled matrix product, the stand-in for OpenBLAS where it is not installed: a
- * GotoBLAS/BLIS-style single-precision product with a 6×16 AVX2/FMA micro-kernel
+ * GotoBLAS/BLIS-style single-precision product with 6×16 AVX2/FMA and 6×32 AVX-512 micro-kernels
  * (`native/sgemm.c`, compiled by `deno task build-kernels` with gcc and shipped as base64 in
  * `native/sgemm_so.ts`). {@link loadNativeSgemm} writes the shared object to a temporary file,
  * opens it with Deno's FFI and deletes the file (the mapping stays). Single-threaded.
@@ -111,7 +111,7 @@ export function loadNativeSgemm(): NativeSgemm | null {
     const lib = Deno.dlopen(path, symbols);
     const raw = lib.symbols.probsft_sgemm;
     loaded = {
-      description: "probsft sgemm (bundled; AVX2, FMA)",
+      description: `probsft sgemm (bundled; ${flags.has("avx512f") ? "AVX-512, " : ""}AVX2, FMA)`,
       sgemm: (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, sa, sb, sc) => {
         const rc = raw(
           ta ? 1 : 0,
