@@ -40,7 +40,7 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 /**
  * Picks the backend for a training run of a given size: `wasm` (the default, faster on small
  * models) when weights, gradients, optimizer state and activations fit in the wasm heap, else
- * `cpu-blas` when OpenBLAS and FFI are available, else none.
+ * `cpu-blas` when a BLAS (OpenBLAS or the bundled sgemm) and FFI are available, else none.
  *
  * @param paramCount Trainable parameters.
  * @param bytesPerStep Peak bytes of one (micro-)batch's activations and temporaries, forward and

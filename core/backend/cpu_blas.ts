@@ -1,11 +1,11 @@
 /**
  * The `cpu-blas` tensor backend: tfjs's `cpu` backend (tensors in JavaScript typed arrays, so no
  * 4 GiB wasm heap ceiling) registered under its own name, with every cpu kernel copied and these
- * replaced: `BatchMatMul` through OpenBLAS's `cblas_sgemm` over Deno's FFI (transposes as BLAS
- * flags, leading axes broadcast, both cores through OpenBLAS's threads) and the faster JavaScript
- * kernels of `cpu_kernels.ts`. `tf.setBackend("cpu-blas")` works once this module is imported;
- * the backend refuses to start, with a message saying why, when OpenBLAS or `--allow-ffi` is
- * missing.
+ * replaced: `BatchMatMul` through the BLAS's `cblas_sgemm` over Deno's FFI (OpenBLAS, or the
+ * bundled product where it is not installed, `openblas.ts`; transposes as BLAS flags, leading axes
+ * broadcast, both cores through OpenBLAS's threads) and the faster JavaScript kernels of
+ * `cpu_kernels.ts`. `tf.setBackend("cpu-blas")` works once this module is imported; the backend
+ * refuses to start, with a message saying why, when no BLAS serves or `--allow-ffi` is missing.
  *
  * @module
  */
@@ -27,7 +27,7 @@ export function cpuBlasUnavailable(): string | null {
     ffi = false;
   }
   return ffi
-    ? "OpenBLAS is not installed (apt-get install libopenblas0-pthread)"
+    ? "no BLAS: OpenBLAS is not installed (apt-get install libopenblas0-pthread) and the bundled sgemm serves only x86-64 Linux with AVX2 and FMA"
     : "FFI is not permitted (run with --allow-ffi or -A)";
 }
 
