@@ -79,6 +79,14 @@ async function kernelsRun(): Promise<string[]> {
   return info.kernelNames;
 }
 
+/** The fused kernel runs on the active backend and matches the float64 reference. */
+async function checkFused(): Promise<void> {
+  assert.ok((await kernelsRun()).includes("ProbsftTargetLogProb"), "the fused kernel ran");
+  const got = run();
+  close(got.logp, want.logp, 1e-5, "logp");
+  close(got.grad, want.grad, 1e-5, "grad");
+}
+
 Deno.test("targetLogProb: the cpu backend's tfjs composition matches the float64 reference", async () => {
   await tf.setBackend("cpu");
   const got = run();
@@ -92,10 +100,7 @@ for (const simd of [true, false]) {
     disableBlas();
     setSimdRows(simd);
     try {
-      assert.ok((await kernelsRun()).includes("ProbsftTargetLogProb"), "the fused kernel ran");
-      const got = run();
-      close(got.logp, want.logp, 1e-5, "logp");
-      close(got.grad, want.grad, 1e-5, "grad");
+      await checkFused();
     } finally {
       setSimdRows(true);
       enableBlas();
@@ -110,10 +115,7 @@ Deno.test({
   fn: async () => {
     await tf.setBackend(cpuBlasName);
     try {
-      assert.ok((await kernelsRun()).includes("ProbsftTargetLogProb"), "the fused kernel ran");
-      const got = run();
-      close(got.logp, want.logp, 1e-5, "logp");
-      close(got.grad, want.grad, 1e-5, "grad");
+      await checkFused();
     } finally {
       await tf.setBackend("cpu");
     }
