@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttentionActive } from "../core/backend/attention_kernel.ts";
-import { runKernel } from "../core/backend/fused_kernels.ts";
+import { fastPathsActive, runKernel } from "../core/backend/fused_kernels.ts";
 import { blasActive } from "../core/backend/wasm_blas.ts";
 import { maskValue, matMul } from "./ops.ts";
 
@@ -148,4 +148,38 @@ export function causalAttention(
 ): tf.Tensor {
   if (!fusedAttentionActive() || q.dtype !== "float32") return plainAttention(q, k, v, heads);
   return fusedOp(heads, q.shape[0]!, q.shape[1]!)(q, k, v);
+}
+
+/**
+ * The attention weights `softmax(scale·scores + mask)` over the last axis. Under a mask marked
+ * by {@link markCausal} (whole sequences, square scores) and where the fused kernels serve the
+ * backend (wasm and cpu-blas, fast paths on), one kernel forward and one backward
+ * (`core/backend/causal_softmax_kernels.ts`: the mask is implied, never added); otherwise tfjs's
+ * composition. This is the path of the training pass when a BLAS serves the products (else
+ * {@link causalAttention} fuses the whole attention).
+ *
+ * @param scores `[batch, heads, queries, keys]` float32, `Q·Kᵀ` before scaling.
+ * @param scale The factor, `1/√headDim`.
+ * @param mask The additive mask, broadcast to `scores`.
+ * @returns The weights, the shape of `scores`.
+ */
+export function maskedSoftmax(scores: tf.Tensor, scale: number, mask: tf.Tensor): tf.Tensor {
+  const time = scores.shape[scores.rank - 1]!;
+  const square = scores.shape[scores.rank - 2] === time;
+  if (!(isCausal(mask) && square && scores.dtype === "float32" && fastPathsActive())) {
+    return tf.softmax(tf.add(tf.mul(scores, scale), mask), -1);
+  }
+  const attrs = { scale, time };
+  const op = tf.customGrad(
+    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [p] = runKernel("ProbsftCausalSoftmax", { x }, attrs);
+      save([p!]);
+      return {
+        value: p!,
+        gradFunc: (dy: tf.Tensor, [sp]: tf.Tensor[]) =>
+          runKernel("ProbsftCausalSoftmaxGrad", { dy, p: sp! }, attrs)[0]!,
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(scores) as tf.Tensor;
 }

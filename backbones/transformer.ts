@@ -35,7 +35,13 @@ import {
   split3,
 } from "./ops.ts";
 import { normals, uniform } from "./random.ts";
-import { causalAttention, fusedAttention, isCausal, markCausal } from "./attention.ts";
+import {
+  causalAttention,
+  fusedAttention,
+  isCausal,
+  markCausal,
+  maskedSoftmax,
+} from "./attention.ts";
 import {
   type DecodeSession,
   generate,
@@ -277,11 +283,8 @@ export class Transformer implements LanguageModel, StepModel {
         tf.tile(tf.reshape(x, [batch, c.nKvHeads, 1, keys * c.headDim]), [1, 1, group, 1]),
         [batch, c.nHeads, keys, c.headDim],
       );
-    const scores = tf.add(
-      tf.mul(matMul(qh, tf.transpose(repeat(kh), [0, 1, 3, 2])), 1 / Math.sqrt(c.headDim)),
-      mask,
-    );
-    const context = matMul(tf.softmax(scores, -1), repeat(vh));
+    const scores = matMul(qh, tf.transpose(repeat(kh), [0, 1, 3, 2]));
+    const context = matMul(maskedSoftmax(scores, 1 / Math.sqrt(c.headDim), mask), repeat(vh));
     const out = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [
       batch,
       time,

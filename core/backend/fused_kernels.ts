@@ -26,6 +26,7 @@ import { cpuBlasName } from "./cpu_blas.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
 import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
 import { targetLogProbKernels } from "./target_log_prob_kernels.ts";
+import { causalSoftmaxKernels } from "./causal_softmax_kernels.ts";
 
 /** The backends the fused kernels serve. */
 export const fusedBackends: ReadonlyArray<string> = ["wasm", cpuBlasName];
@@ -84,7 +85,15 @@ export function fastPathsActive(): boolean {
   const backend = tf.getBackend();
   if (!fastPathsEnabled || !fusedBackends.includes(backend)) return false;
   if (!registeredOn.has(backend)) {
-    for (const kernel of [...fastKernels, ...targetLogProbKernels, sumSquaresKernel, adamWKernel]) {
+    for (
+      const kernel of [
+        ...fastKernels,
+        ...targetLogProbKernels,
+        ...causalSoftmaxKernels,
+        sumSquaresKernel,
+        adamWKernel,
+      ]
+    ) {
       registerHeapKernel(kernel, backend);
     }
     if (!originalEqual.has(backend)) originalEqual.set(backend, tf.getKernel("Equal", backend)!);
