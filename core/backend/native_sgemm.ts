@@ -13,27 +13,31 @@
  */
 import { sgemmSoBase64 } from "./native/sgemm_so.ts";
 
+/**
+ * Deno FFI types of a row-major sgemm's arguments after CBLAS's `order`: transA, transB, m, n, k,
+ * alpha, a, lda, b, ldb, beta, c, ldc (`cblas_sgemm` in `openblas.ts` and `probsft_sgemm` share
+ * them).
+ */
+export const gemmParameters = [
+  "i32",
+  "i32",
+  "i32",
+  "i32",
+  "i32",
+  "f32",
+  "buffer",
+  "i32",
+  "buffer",
+  "i32",
+  "f32",
+  "buffer",
+  "i32",
+] as const;
+
 const symbols = {
   probsft_sgemm: {
-    parameters: [
-      "i32", // transA (0/1)
-      "i32", // transB
-      "i32", // m
-      "i32", // n
-      "i32", // k
-      "f32", // alpha
-      "buffer", // a
-      "i32", // lda
-      "buffer", // b
-      "i32", // ldb
-      "f32", // beta
-      "buffer", // c
-      "i32", // ldc
-      "i32", // batch
-      "i64", // strideA (floats; 0 broadcasts)
-      "i64", // strideB
-      "i64", // strideC
-    ],
+    // transA and transB are 0 or 1; then batch and the strides in floats (0 broadcasts).
+    parameters: [...gemmParameters, "i32", "i64", "i64", "i64"],
     result: "i32",
   },
 } as const;

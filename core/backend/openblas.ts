@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type BatchedSgemm, cpuFlags, loadNativeSgemm } from "./native_sgemm.ts";
+import { type BatchedSgemm, cpuFlags, gemmParameters, loadNativeSgemm } from "./native_sgemm.ts";
 
 /** Where OpenBLAS is looked for, first hit wins (Debian/Ubuntu, Fedora, Arch, Homebrew layouts). */
 export const openBlasPaths: ReadonlyArray<string> = [
@@ -25,25 +25,7 @@ export const openBlasPaths: ReadonlyArray<string> = [
 ];
 
 const symbols = {
-  cblas_sgemm: {
-    parameters: [
-      "i32", // order
-      "i32", // transA
-      "i32", // transB
-      "i32", // m
-      "i32", // n
-      "i32", // k
-      "f32", // alpha
-      "buffer", // a
-      "i32", // lda
-      "buffer", // b
-      "i32", // ldb
-      "f32", // beta
-      "buffer", // c
-      "i32", // ldc
-    ],
-    result: "void",
-  },
+  cblas_sgemm: { parameters: ["i32", ...gemmParameters], result: "void" }, // order first
   openblas_get_config: { parameters: [], result: "pointer" },
   openblas_get_corename: { parameters: [], result: "pointer" },
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },

@@ -5,15 +5,8 @@
 // composition; no tensor leaks.
 import "../_setup.ts";
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
-import {
-  cpuBlasName,
-  cpuBlasUnavailable,
-  disableBlas,
-  enableBlas,
-  setSimdRows,
-} from "../../core/backend/mod.ts";
+import { onFusedBackends } from "../_fused_backends.ts";
 import { markCausal, maskedSoftmax } from "../../backbones/attention.ts";
 import { attentionMask } from "../../backbones/ops.ts";
 
@@ -77,39 +70,12 @@ Deno.test("maskedSoftmax: the cpu backend runs the composition; rows sum to 1, z
   }
 });
 
-for (const simd of [true, false]) {
-  Deno.test(`maskedSoftmax: fused on wasm (${simd ? "SIMD" : "JavaScript"} loops) matches the cpu composition`, async () => {
-    await tf.setBackend("wasm");
-    setSimdRows(simd);
-    disableBlas();
-    try {
-      const got = await run(true);
-      assert.ok(got.kernels.includes("ProbsftCausalSoftmax"), "the fused kernel ran");
-      close(got.p, want.p, "weights");
-      close(got.grad, want.grad, "gradient");
-      const plain = await run(false);
-      assert.ok(!plain.kernels.includes("ProbsftCausalSoftmax"), "an unmarked mask keeps tfjs");
-      close(plain.p, want.p, "weights (composition)");
-    } finally {
-      setSimdRows(true);
-      enableBlas();
-      await tf.setBackend("cpu");
-    }
-  });
-}
-
-Deno.test({
-  name: "maskedSoftmax: fused on cpu-blas matches the cpu composition",
-  ignore: cpuBlasUnavailable() !== null,
-  fn: async () => {
-    await tf.setBackend(cpuBlasName);
-    try {
-      const got = await run(true);
-      assert.ok(got.kernels.includes("ProbsftCausalSoftmax"), "the fused kernel ran");
-      close(got.p, want.p, "weights");
-      close(got.grad, want.grad, "gradient");
-    } finally {
-      await tf.setBackend("cpu");
-    }
-  },
+onFusedBackends("maskedSoftmax: the fused kernels match the cpu composition", async () => {
+  const got = await run(true);
+  assert.ok(got.kernels.includes("ProbsftCausalSoftmax"), "the fused kernel ran");
+  close(got.p, want.p, "weights");
+  close(got.grad, want.grad, "gradient");
+  const plain = await run(false);
+  assert.ok(!plain.kernels.includes("ProbsftCausalSoftmax"), "an unmarked mask keeps tfjs");
+  close(plain.p, want.p, "weights (composition)");
 });

@@ -4,15 +4,8 @@
 // the cpu backend; ids outside the vocabulary read 0; large logits stay finite; no tensor leaks.
 import "../_setup.ts";
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
-import {
-  cpuBlasName,
-  cpuBlasUnavailable,
-  disableBlas,
-  enableBlas,
-  setSimdRows,
-} from "../../core/backend/mod.ts";
+import { onFusedBackends } from "../_fused_backends.ts";
 import { targetLogProb } from "../../core/loss.ts";
 
 const batch = 3, time = 5, vocab = 37;
@@ -94,30 +87,4 @@ Deno.test("targetLogProb: the cpu backend's tfjs composition matches the float64
   close(got.grad, want.grad, 1e-5, "grad");
 });
 
-for (const simd of [true, false]) {
-  Deno.test(`targetLogProb: fused on wasm (${simd ? "SIMD" : "JavaScript"} loops) matches the float64 reference`, async () => {
-    await tf.setBackend("wasm");
-    disableBlas();
-    setSimdRows(simd);
-    try {
-      await checkFused();
-    } finally {
-      setSimdRows(true);
-      enableBlas();
-      await tf.setBackend("cpu");
-    }
-  });
-}
-
-Deno.test({
-  name: "targetLogProb: fused on cpu-blas matches the float64 reference",
-  ignore: cpuBlasUnavailable() !== null,
-  fn: async () => {
-    await tf.setBackend(cpuBlasName);
-    try {
-      await checkFused();
-    } finally {
-      await tf.setBackend("cpu");
-    }
-  },
-});
+onFusedBackends("targetLogProb: the fused kernels match the float64 reference", checkFused);
