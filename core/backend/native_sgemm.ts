@@ -5,8 +5,8 @@
  * `native/sgemm_so.ts`). {@link loadNativeSgemm} writes the shared object to a temporary file,
  * opens it with Deno's FFI and deletes the file (the mapping stays). Single-threaded.
  *
- * It serves only x86-64 Linux with AVX2 and FMA (`/proc/cpuinfo`), with the FFI permission and a
- * writable temporary folder; elsewhere it says so by returning `null`, and the wasm SIMD kernels
+ * It serves only x86-64 Linux with AVX2 and FMA (`/proc/cpuinfo`), with the FFI and write
+ * permissions and a temporary folder that allows executable mappings; elsewhere it says so by returning `null`, and the wasm SIMD kernels
  * run.
  *
  * @module
@@ -109,7 +109,10 @@ export function loadNativeSgemm(): NativeSgemm | null {
   if (!flags.has("avx2") || !flags.has("fma")) return null;
   let path: string | undefined;
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    // Both permissions up front: asking would prompt in a terminal instead of falling back.
+    const granted = (name: "ffi" | "write") =>
+      Deno.permissions.querySync({ name }).state === "granted";
+    if (!granted("ffi") || !granted("write")) return null;
     path = Deno.makeTempFileSync({ prefix: "probsft-sgemm-", suffix: ".so" });
     Deno.writeFileSync(path, Uint8Array.from(atob(sgemmSoBase64), (c) => c.charCodeAt(0)));
     const lib = Deno.dlopen(path, symbols);
