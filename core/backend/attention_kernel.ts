@@ -24,7 +24,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapKernel, type HeapView, registerHeapKernel } from "./js_kernel.ts";
+import { f32, type HeapKernel, registerHeapKernel } from "./js_kernel.ts";
 import { fastPathsActive } from "./fused_kernels.ts";
 import { simdAttentionBackward, simdAttentionForward } from "./attention_simd.ts";
 
@@ -43,8 +43,6 @@ interface AttentionAttrs {
   /** Size of a head. */
   readonly headDim: number;
 }
-
-const f32 = (v: HeapView) => v as Float32Array;
 
 /**
  * Copies head `h` of row `b` of `x` (`[batch, time, n·dh]`) into `rows` (`[time, dh]`) and its

@@ -15,19 +15,13 @@
  *
  * @module
  */
-import type { HeapKernel, HeapView } from "./js_kernel.ts";
+import { f32, type HeapKernel, sameOutput } from "./js_kernel.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
-
-const f32 = (v: HeapView) => v as Float32Array;
-const same = (inputs: ReadonlyArray<{ shape: number[] }>) => [{
-  shape: [...inputs[0]!.shape],
-  dtype: "float32" as const,
-}];
 
 const forward: HeapKernel = {
   name: "ProbsftCausalSoftmax",
   inputNames: ["x"],
-  outputs: same,
+  outputs: sameOutput,
   run: ([x], [p], attrs) => {
     const xs = f32(x!), out = f32(p!), scale = attrs.scale as number;
     const time = attrs.time as number, squares = xs.length / (time * time);
@@ -57,7 +51,7 @@ const forward: HeapKernel = {
 const backward: HeapKernel = {
   name: "ProbsftCausalSoftmaxGrad",
   inputNames: ["dy", "p"],
-  outputs: same,
+  outputs: sameOutput,
   run: ([dy, p], [dx], attrs) => {
     const g = f32(dy!), ps = f32(p!), out = f32(dx!), scale = attrs.scale as number;
     const time = attrs.time as number, squares = ps.length / (time * time);

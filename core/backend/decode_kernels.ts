@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapKernel, type HeapView, registerHeapKernel } from "./js_kernel.ts";
+import { f32, type HeapKernel, i32, registerHeapKernel } from "./js_kernel.ts";
 import { noTrans, type Sgemm, sgemm, trans } from "./openblas.ts";
 import { blasActive } from "./wasm_blas.ts";
 import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
@@ -44,8 +44,6 @@ export function decodeKernelsReady(): boolean {
   return true;
 }
 
-const f32 = (v: HeapView) => v as Float32Array;
-const i32 = (v: HeapView) => v as Int32Array;
 const fround = Math.fround;
 
 let scratch = new Float64Array(256);

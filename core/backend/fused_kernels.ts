@@ -16,11 +16,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  f32,
   type HeapKernel,
-  type HeapView,
   isCpuBackend,
   registerHeapKernel,
   registerKernelFunc,
+  sameOutput,
 } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
@@ -122,8 +123,6 @@ export function runKernel(
   return Array.isArray(out) ? out : [out];
 }
 
-const f32 = (v: HeapView) => v as Float32Array;
-
 const equalHeapKernel: HeapKernel = {
   name: "ProbsftEqual",
   inputNames: ["a", "b"],
@@ -141,10 +140,6 @@ const equalHeapKernel: HeapKernel = {
     }
   },
 };
-const same = (inputs: ReadonlyArray<tf.TensorInfo>) => [{
-  shape: [...inputs[0]!.shape],
-  dtype: "float32" as const,
-}];
 
 /**
  * Whether the optimizer should use the fused AdamW kernels (wasm and cpu-blas, with the fast
@@ -310,7 +305,7 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
     // this kernel only then: the tfjs composite beats a scalar loop), a JavaScript loop elsewhere.
     name: "ProbsftGeluErf",
     inputNames: ["x"],
-    outputs: same,
+    outputs: sameOutput,
     run: ([x], [y]) => {
       // Non-null only on the active wasm backend, where the views are windows on its heap.
       const rows = simdRowKernels();
@@ -329,7 +324,7 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
     // dx = dy·(0.5·(1 + erf(x/√2)) + x·φ(x)), φ the standard normal density.
     name: "ProbsftGeluErfGrad",
     inputNames: ["dy", "x"],
-    outputs: same,
+    outputs: sameOutput,
     run: ([dy, x], [dx]) => {
       const rows = simdRowKernels();
       if (rows !== null) {
@@ -348,7 +343,7 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
   {
     name: "ProbsftGeluTanh",
     inputNames: ["x"],
-    outputs: same,
+    outputs: sameOutput,
     run: ([x], [y]) => {
       const xs = f32(x!), ys = f32(y!);
       const simd = simdRowKernels();
@@ -362,7 +357,7 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
   {
     name: "ProbsftGeluTanhGrad",
     inputNames: ["dy", "x"],
-    outputs: same,
+    outputs: sameOutput,
     run: ([dy, x], [dx]) => {
       const d = f32(dy!), xs = f32(x!), out = f32(dx!);
       const simd = simdRowKernels();

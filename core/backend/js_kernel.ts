@@ -30,6 +30,23 @@ export interface HeapKernel {
   readonly inputNames: ReadonlyArray<string>;
 }
 
+/** A kernel view as float32 (the caller knows the tensor's dtype). */
+export const f32 = (v: HeapView): Float32Array => v as Float32Array;
+/** A kernel view as int32. */
+export const i32 = (v: HeapView): Int32Array => v as Int32Array;
+
+/**
+ * {@link HeapKernel.outputs} for a kernel with one float32 output shaped like its first input.
+ *
+ * @param inputs The kernel's inputs.
+ * @returns One output spec.
+ */
+export function sameOutput(
+  inputs: ReadonlyArray<{ readonly shape: ReadonlyArray<number> }>,
+): Array<{ shape: number[]; dtype: "float32" }> {
+  return [{ shape: [...inputs[0]!.shape], dtype: "float32" }];
+}
+
 /**
  * Number of elements of a shape.
  *

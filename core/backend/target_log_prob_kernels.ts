@@ -16,11 +16,8 @@
  *
  * @module
  */
-import type { HeapKernel, HeapView } from "./js_kernel.ts";
+import { f32, type HeapKernel, i32 } from "./js_kernel.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
-
-const f32 = (v: HeapView) => v as Float32Array;
-const i32 = (v: HeapView) => v as Int32Array;
 
 /** The forward kernel (see the module doc). */
 const forward: HeapKernel = {

@@ -10,10 +10,12 @@
  * `[64, 16]·[16, 64]`) costs one call instead of one XNNPACK set-up per matrix.
  *
  * The same module exports f32x4 row and elementwise kernels ({@link simdRowKernels}: the causal
- * softmax and its Jacobian, both GELUs, LayerNorm, column sums), which the fused kernels call on
- * wasm unless {@link setSimdRows}`(false)` or `PROBSFT_SIMD_ROWS=0`.
+ * softmax and its Jacobian, both GELUs, LayerNorm, column sums, the row max and sum of exps and the
+ * gradient of the log-softmax at the target), which the fused kernels call on wasm unless
+ * {@link setSimdRows}`(false)` or `PROBSFT_SIMD_ROWS=0`.
  *
- * Used on plain wasm (no OpenBLAS, or `PROBSFT_BLAS=0`) unless `PROBSFT_SIMD=0`.
+ * The product is used on plain wasm (no BLAS: neither OpenBLAS nor the bundled sgemm, or
+ * `PROBSFT_BLAS=0`) unless `PROBSFT_SIMD=0`; the row kernels also with a BLAS.
  *
  * @module
  */

@@ -305,7 +305,8 @@ export function scratchBytes(m: i32, n: i32, k: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Elementwise and row kernels (f32x4): exp, the causal softmax and its Jacobian, exact GELU.
+// Elementwise and row kernels (f32x4): exp, the causal softmax and its Jacobian, both GELUs,
+// LayerNorm, column sums, the log-softmax at the target.
 
 /**
  * `exp(x)` lane by lane, Cephes `expf`: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (ln 2 split in two
