@@ -79,7 +79,7 @@ Deno.test("pretrained backbone conforms", async () => {
   });
 });
 
-Deno.test("two pretrains of one backbone at once: one trains, the other waits and reads its checkpoint", async () => {
+Deno.test("two pretrains of one backbone at once: one trains, the other reads its checkpoint", async () => {
   const dir = await Deno.makeTempDir();
   const a: string[] = [];
   const b: string[] = [];
@@ -89,11 +89,12 @@ Deno.test("two pretrains of one backbone at once: one trains, the other waits an
       pretrain(testDomain, options, testContext(dir, b)),
     ], { concurrency: 2 }),
   );
+  // Whether the second waits on the lock or finds the checkpoint already written depends on
+  // timing; either way only one trains.
   const misses = [...a, ...b].filter((l) => l.includes("cache miss"));
   assert.equal(misses.length, 1, [...a, ...b].join("\n"));
-  const waited = a.some((l) => l.includes("cache miss")) ? b : a;
-  assert.ok(waited.some((l) => l.includes("is pretraining this backbone; waiting")), waited.join());
-  assert.ok(waited.some((l) => l.startsWith("pretrain: cache hit")), waited.join());
+  const reader = a.some((l) => l.includes("cache miss")) ? b : a;
+  assert.ok(reader.some((l) => l.startsWith("pretrain: cache hit")), reader.join());
   assert.deepEqual(logitsOf(second), logitsOf(first));
   assert.deepEqual(
     [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".lock")),
@@ -101,6 +102,31 @@ Deno.test("two pretrains of one backbone at once: one trains, the other waits an
   );
   first.dispose();
   second.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a pretrain waits while a live process holds the lock, then reads the checkpoint it wrote", async () => {
+  const source = await Deno.makeTempDir();
+  const made = await Effect.runPromise(pretrain(testDomain, options, testContext(source)));
+  const entry = [...Deno.readDirSync(source)].map((e) => e.name)[0]!;
+  const dir = await Deno.makeTempDir();
+  // This process stands in for another one that is pretraining the same backbone.
+  await Deno.writeTextFile(`${dir}/${entry}.lock`, String(Deno.pid));
+  const lines: string[] = [];
+  const waiting = Effect.runPromise(pretrain(testDomain, options, testContext(dir, lines)));
+  while (!lines.some((l) => l.includes("is pretraining this backbone; waiting"))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await Deno.copyFile(`${source}/${entry}`, `${dir}/${entry}`);
+  await Deno.remove(`${dir}/${entry}.lock`);
+  const model = await waiting;
+  assert.ok(lines.some((l) => l.startsWith("pretrain: cache hit")), lines.join());
+  assert.ok(!lines.some((l) => l.includes("cache miss")), lines.join());
+  assert.deepEqual(logitsOf(model), logitsOf(made));
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [entry]);
+  made.dispose();
+  model.dispose();
+  await Deno.remove(source, { recursive: true });
   await Deno.remove(dir, { recursive: true });
 });
 
