@@ -18,7 +18,12 @@ import type { RegistryShape } from "./registry.ts";
 import { isTemporaryName, processAlive, writeAtomic } from "./state_file.ts";
 import type { StepMetrics } from "./train.ts";
 import { scheduleCells } from "./_schedule.ts";
-import { type CellWorker, startWorker, type WorkerCommand } from "./worker_pool.ts";
+import {
+  type CellWorker,
+  startWorker,
+  type WorkerCommand,
+  type WorkerOutcome,
+} from "./worker_pool.ts";
 import { parentPidVariable } from "./_cell_protocol.ts";
 import { trainingPlan } from "./memory_plan.ts";
 
@@ -390,20 +395,27 @@ function runParallel(
     let memoryNoted = false;
     progress.log(`running up to ${jobs} cells at once, each in a worker process`);
 
+    // A worker killed by a signal while starting (the OOM killer, a user's kill) fails only the
+    // cell it was started for; one that exits by itself means none can start.
     const start = Effect.flatMap(
       Effect.promise(() => startWorker(command, setup, (line) => progress.log(line))),
-      (started) =>
-        "worker" in started
-          ? Effect.succeed(started.worker)
-          : started.failure._tag === "SetupFailed"
-          ? Effect.fail(started.failure.error)
-          : Effect.fail(
-            new ConfigError({
-              message:
-                `Cannot start a cell worker: ${started.failure.message}; --jobs 1 runs the cells in this process`,
-              where: "--jobs",
-            }),
-          ),
+      (started): Effect.Effect<CellWorker | { readonly killed: string }, RunError> => {
+        if ("worker" in started) return Effect.succeed(started.worker);
+        switch (started.failure._tag) {
+          case "SetupFailed":
+            return Effect.fail(started.failure.error);
+          case "Killed":
+            return Effect.succeed({ killed: started.failure.message });
+          case "Crashed":
+            return Effect.fail(
+              new ConfigError({
+                message:
+                  `Cannot start a cell worker: ${started.failure.message}; --jobs 1 runs the cells in this process`,
+                where: "--jobs",
+              }),
+            );
+        }
+      },
     );
 
     const finish = (cell: PlannedCell, outcome: Awaited<ReturnType<CellWorker["run"]>>) =>
@@ -456,17 +468,25 @@ function runParallel(
         const left = schedule.waiting + schedule.running;
         progress.cell(begun, total, cell.key, ran > 0 ? (elapsed / ran) * left : undefined);
         // Started with its first cell (a lane that memory holds back holds no idle worker).
-        if (worker === undefined) worker = yield* start;
-        const running = worker;
-        const outcome = yield* Effect.promise(() =>
-          running.run(cell.key, {
-            step: (metrics, steps) => progress.step(metrics, steps, cell.key),
-            built: (planBytes) => {
-              schedule.built(cell, planBytes);
-              wake.notify();
-            },
-          })
-        );
+        const got = worker ?? (yield* start);
+        let outcome: WorkerOutcome;
+        if ("killed" in got) {
+          outcome = {
+            _tag: "Crashed",
+            message: `${got.killed} while starting for cell ${cell.key}`,
+          };
+        } else {
+          const running = worker = got;
+          outcome = yield* Effect.promise(() =>
+            running.run(cell.key, {
+              step: (metrics, steps) => progress.step(metrics, steps, cell.key),
+              built: (planBytes) => {
+                schedule.built(cell, planBytes);
+                wake.notify();
+              },
+            })
+          );
+        }
         ran += 1;
         schedule.ended(cell);
         progress.ended?.(cell.key);

@@ -62,10 +62,15 @@ export interface CellWorker {
   kill(): void;
 }
 
-/** A worker that could not start: its setup failed with a user error, or it died. */
+/**
+ * A worker that could not start: its setup failed with a user error, it exited by itself
+ * (`Crashed`: anything it printed was logged), or a signal from outside killed it (`Killed`: the
+ * OOM killer, a user's `kill`).
+ */
 export type StartFailure =
   | { readonly _tag: "SetupFailed"; readonly error: UserError }
-  | { readonly _tag: "Crashed"; readonly message: string };
+  | { readonly _tag: "Crashed"; readonly message: string }
+  | { readonly _tag: "Killed"; readonly message: string };
 
 const encoder = new TextEncoder();
 
@@ -152,7 +157,7 @@ export async function startWorker(
   const exited = Promise.all([child.status, stdout, stderr]).then(([status]) => {
     const message = `cell worker (process ${child.pid}) ${describeExit(status)}`;
     gone = message;
-    ready?.({ _tag: "Crashed", message });
+    ready?.({ _tag: status.signal === null ? "Crashed" : "Killed", message });
     settle({ _tag: "Crashed", message: `${message} while running cell ${current?.key}` });
     return status;
   });

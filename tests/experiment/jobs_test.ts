@@ -2,7 +2,12 @@
 // after another; a SIGKILL of the parent leaves no worker behind and the same command resumes
 // to the same scores; a killed worker fails only its cell; SIGINT stops the run and its workers;
 // a bad --jobs is one line.
+import { Effect, Exit } from "effect";
 import assert from "node:assert/strict";
+import { decodeExperiment } from "../../core/config.ts";
+import { makeRegistry } from "../../core/registry.ts";
+import { runExperiment } from "../../core/runner.ts";
+import { builtins } from "../../plugins/builtins.ts";
 import { tinyPreset } from "../_presets.ts";
 import { assertOneLineError, runTask } from "../commands/_run.ts";
 
@@ -164,6 +169,73 @@ Deno.test({
     assert.deepEqual(await resultsOf(`${dir}/out`), await resultsOf(`${dir}/whole`));
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+Deno.test({
+  name: "a worker killed while starting fails only the cell it was started for",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    // The second worker process started is SIGKILLed before it is ready (as the OOM killer might).
+    const killSecond =
+      `n=$(ls "$0" | wc -l); touch "$0/$$"; [ "$n" = 1 ] && kill -KILL $$; exec "$@"`;
+    await Deno.mkdir(`${dir}/starts`);
+    const log: string[] = [];
+    const results = await Effect.runPromise(runExperiment({
+      config: Effect.runSync(decodeExperiment(preset, "test")),
+      source: "test",
+      out: `${dir}/out`,
+      cacheDir: `${dir}/cache`,
+      registry: Effect.runSync(makeRegistry([builtins])),
+      progress: { cell() {}, step() {}, log: (line) => log.push(line) },
+      jobs: 2,
+      worker: {
+        command: "bash",
+        args: [
+          "-c",
+          killSecond,
+          `${dir}/starts`,
+          Deno.execPath(),
+          "run",
+          "-A",
+          "main.ts",
+          "cell-worker",
+        ],
+        plugins: [],
+        backend: "wasm",
+      },
+    }));
+    assert.equal(results.failures.length, 1, log.join("\n"));
+    assert.match(
+      results.failures[0]!.message,
+      /^cell worker \(process \d+\) was killed by SIGKILL \(out of memory\?\) while starting for cell /,
+    );
+    assert.equal(results.cells.length, 5, log.join("\n"));
+    assert.equal(listing(`${dir}/starts`).length, 3, "the killed worker was replaced");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("a worker that exits by itself before it is ready stops the run with one line", async () => {
+  const dir = await Deno.makeTempDir();
+  const exit = await Effect.runPromiseExit(runExperiment({
+    config: Effect.runSync(decodeExperiment(preset, "test")),
+    source: "test",
+    out: `${dir}/out`,
+    cacheDir: `${dir}/cache`,
+    registry: Effect.runSync(makeRegistry([builtins])),
+    progress: { cell() {}, step() {}, log() {} },
+    jobs: 2,
+    worker: { command: "bash", args: ["-c", "exit 3"], plugins: [], backend: "wasm" },
+  }));
+  assert.ok(Exit.isFailure(exit));
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail");
+  assert.ok(error && error._tag === "Fail" && error.error._tag === "ConfigError", String(exit));
+  assert.match(
+    error.error.message,
+    /^Cannot start a cell worker: cell worker \(process \d+\) exited with status 3; --jobs 1 runs the cells in this process$/,
+  );
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test({
