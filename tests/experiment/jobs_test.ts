@@ -177,8 +177,9 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     // The second worker process started is SIGKILLed before it is ready (as the OOM killer might).
-    const killSecond =
-      `n=$(ls "$0" | wc -l); touch "$0/$$"; [ "$n" = 1 ] && kill -KILL $$; exec "$@"`;
+    // (mkdir is atomic: exactly one start makes "first", exactly one other makes "second").
+    const killSecond = `touch "$0/start.$$"; mkdir "$0/first" 2>/dev/null && exec "$@"; ` +
+      `mkdir "$0/second" 2>/dev/null && kill -KILL $$; exec "$@"`;
     await Deno.mkdir(`${dir}/starts`);
     const log: string[] = [];
     const results = await Effect.runPromise(runExperiment({
@@ -211,7 +212,8 @@ Deno.test({
       /^cell worker \(process \d+\) was killed by SIGKILL \(out of memory\?\) while starting for cell /,
     );
     assert.equal(results.cells.length, 5, log.join("\n"));
-    assert.equal(listing(`${dir}/starts`).length, 3, "the killed worker was replaced");
+    const starts = listing(`${dir}/starts`).filter((n) => n.startsWith("start."));
+    assert.equal(starts.length, 3, "the killed worker was replaced");
     await Deno.remove(dir, { recursive: true });
   },
 });
