@@ -460,12 +460,22 @@ export class Transformer implements LanguageModel, StepModel {
    * @returns The head weight.
    */
   headWeight(): tf.Tensor2D {
+    const rows = this.headRows();
+    return (rows ? tf.transpose(rows) : this.#w("lm_head.weight")) as tf.Tensor2D;
+  }
+
+  /**
+   * The tied token embedding `[vocab, dModel]`, the LM head's rows (logits = hidden · rowsᵀ), or
+   * `undefined` for an untied head (stored `[dModel, vocab]`, see {@link headWeight}).
+   *
+   * @returns The embedding variable, or `undefined`.
+   */
+  headRows(): tf.Tensor2D | undefined {
     const c = this.config;
-    return (c.tieEmbeddings
-      ? tf.transpose(
-        this.#w(c.family === "gpt2" ? "transformer.wte.weight" : "model.embed_tokens.weight"),
-      )
-      : this.#w("lm_head.weight")) as tf.Tensor2D;
+    if (!c.tieEmbeddings) return undefined;
+    return this.#w(
+      c.family === "gpt2" ? "transformer.wte.weight" : "model.embed_tokens.weight",
+    ) as tf.Tensor2D;
   }
 
   /**

@@ -20,6 +20,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { tinyConfig, Transformer, type TransformerConfig } from "../backbones/transformer.ts";
 import { batchLoss, defaultChunkPositions } from "../core/batch_loss.ts";
+import { accumulate } from "../core/backend/fused_kernels.ts";
 import { AdamW } from "../core/optimizer.ts";
 import type { Objective, Recompute, Tokenizer } from "../core/plugin.ts";
 import { uniform } from "../backbones/random.ts";
@@ -322,34 +323,29 @@ export function trainStep(
       const inputs = tf.tensor2d(batch.inputs.subarray(from, to), [microBatch, time], "int32");
       const targets = tf.tensor2d(batch.targets.subarray(from, to), [microBatch, time], "int32");
       const mask = tf.ones([microBatch, time], "float32") as tf.Tensor2D;
+      // Each micro-batch's token mean over their number: the summed gradients are the mean's.
       return tf.variableGrads(
         () =>
-          batchLoss(trainer.model, { inputs, targets, mask }, {
-            objective,
-            params: {},
-            seed: 0,
-            chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
-            recompute,
-          }).loss,
+          tf.div(
+            batchLoss(trainer.model, { inputs, targets, mask }, {
+              objective,
+              params: {},
+              seed: 0,
+              chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
+              recompute,
+            }).loss,
+            parts,
+          ) as tf.Scalar,
         variables,
       );
     });
-    loss += value.dataSync()[0]! / parts;
+    loss += value.dataSync()[0]!;
     value.dispose();
     const list = variables.map((v) => grads[v.name]!);
-    if (sums === undefined) sums = list;
-    else {
-      const old = sums;
-      sums = tf.tidy(() => old.map((s, i) => tf.add(s, list[i]!)));
-      tf.dispose([...old, ...list]);
-    }
+    sums = sums === undefined ? list : sums.map((s, i) => accumulate(s, list[i]!));
   }
   const total = sums!;
-  let report: { gradNorm: number } = { gradNorm: NaN };
-  tf.tidy(() => {
-    const mean = parts === 1 ? total : total.map((s) => tf.div(s, parts));
-    report = trainer.optimizer.apply(mean, reference.learningRate);
-  });
+  const report = trainer.optimizer.apply(total, reference.learningRate);
   tf.dispose(total);
   return { loss, gradNorm: report.gradNorm };
 }

@@ -24,6 +24,7 @@ import {
   type TokenSums,
   tokenSums,
 } from "./loss.ts";
+import { accumulate } from "./backend/fused_kernels.ts";
 import { gradsInBackward, stopGradient } from "./ops.ts";
 import type { LanguageModel, Objective, Recompute } from "./plugin.ts";
 
@@ -73,6 +74,22 @@ export interface BatchLossOptions {
   readonly recompute?: Recompute;
 }
 
+/** The LM head of a model for a product: `[d, vocab]`, or `[vocab, d]` rows used transposed. */
+interface Head {
+  readonly w: tf.Tensor2D;
+  readonly transposed: boolean;
+}
+
+function headOf(model: Required<Pick<LanguageModel, "headWeight">> & LanguageModel): Head {
+  const rows = model.headRows?.();
+  return rows ? { w: rows, transposed: true } : { w: model.headWeight(), transposed: false };
+}
+
+/** `x · head`: `[n, d]` hidden states to `[n, vocab]` logits. */
+function headProduct(x: tf.Tensor, w: tf.Tensor, transposed: boolean): tf.Tensor2D {
+  return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D, false, transposed);
+}
+
 function chunkedSums(
   model: LanguageModel & Required<Pick<LanguageModel, "hidden" | "headWeight">>,
   batch: BatchTensors,
@@ -84,14 +101,15 @@ function chunkedSums(
   const hidden = model.hidden(batch.inputs, { recompute: options.recompute ?? false });
   const width = hidden.shape[2];
   const h = tf.reshape(hidden, [positions, width]) as tf.Tensor2D;
-  const weight = model.headWeight();
+  const head = headOf(model);
+  const vocab = head.w.shape[head.transposed ? 0 : 1];
   const targets = tf.reshape(batch.targets, [positions]);
   const mask = tf.reshape(batch.mask, [positions]);
-  const reference = needs.referenceLogits && options.reference?.hidden &&
-      options.reference.headWeight
+  const referenceModel = options.reference;
+  const reference = needs.referenceLogits && referenceModel?.hidden && referenceModel.headWeight
     ? {
-      h: tf.reshape(options.reference.hidden(batch.inputs), [positions, width]),
-      w: options.reference.headWeight(),
+      h: tf.reshape(referenceModel.hidden(batch.inputs), [positions, width]),
+      ...headOf(referenceModel as Required<Pick<LanguageModel, "headWeight">> & LanguageModel),
     }
     : undefined;
   const size = options.chunkPositions > 0 ? Math.floor(options.chunkPositions) : positions;
@@ -107,7 +125,7 @@ function chunkedSums(
     [t, m, rh, rw]: tf.Tensor[],
   ): TokenSums => {
     const n = hc.shape[0]!;
-    const logits = tf.reshape(tf.matMul(hc, w), [1, n, w.shape[1]!]) as tf.Tensor3D;
+    const logits = tf.reshape(headProduct(hc, w, head.transposed), [1, n, vocab]) as tf.Tensor3D;
     const slice = (x: tf.Tensor) => tf.reshape(tf.slice(x, [start], [n]), [1, n]) as tf.Tensor2D;
     const view = makeTokenView({
       logits,
@@ -117,8 +135,8 @@ function chunkedSums(
       ...(rh && rw
         ? {
           referenceLogits: tf.reshape(
-            tf.matMul(tf.slice(rh, [start, 0], [n, width]), rw),
-            [1, n, w.shape[1]!],
+            headProduct(tf.slice(rh, [start, 0], [n, width]), rw, reference!.transposed),
+            [1, n, vocab],
           ) as tf.Tensor3D,
         }
         : {}),
@@ -146,7 +164,7 @@ function chunkedSums(
           const [hs, ws, ...kept] = saved as [tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
           const dySum = tf.reshape(tf.slice(dy, [0], [1]), []);
           const dh: tf.Tensor[] = [];
-          let dw: tf.Tensor = tf.zerosLike(ws);
+          let dw: tf.Tensor | undefined;
           for (const start of starts) {
             const n = Math.min(size, positions - start);
             const [gh, gw] = tf.tidy(() => {
@@ -154,18 +172,16 @@ function chunkedSums(
               return gradsInBackward((x, y) => chunk(x, y, start, kept).sum, [hc, ws], dySum);
             });
             dh.push(gh!);
-            const next = tf.add(dw, gw!);
-            tf.dispose([dw, gw!]);
-            dw = next;
+            dw = dw === undefined ? gw! : accumulate(dw, gw!);
           }
-          const out = [tf.concat(dh, 0), dw];
+          const out = [tf.concat(dh, 0), dw!];
           tf.dispose([...dh, dySum]);
           return out;
         },
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  const sums = headSums(h, weight);
+  const sums = headSums(h, head.w);
   const at = (k: number) => tf.reshape(tf.slice(sums, [k], [1]), []) as tf.Scalar;
   return {
     sum: at(0),
@@ -246,7 +262,10 @@ export function targetLogProbs(
   const hidden = model.hidden(inputs);
   const width = hidden.shape[2];
   const h = tf.reshape(hidden, [positions, width]);
-  const w = model.headWeight();
+  const { w, transposed } = headOf(
+    model as Required<Pick<LanguageModel, "headWeight">> & LanguageModel,
+  );
+  const vocab = w.shape[transposed ? 0 : 1];
   const flat = tf.reshape(targets, [positions]);
   const parts: tf.Tensor[] = [];
   for (let start = 0; start < positions; start += chunkPositions) {
@@ -254,10 +273,10 @@ export function targetLogProbs(
     parts.push(tf.tidy(() =>
       tf.reshape(
         targetLogProb(
-          tf.reshape(tf.matMul(tf.slice(h, [start, 0], [n, width]), w), [
+          tf.reshape(headProduct(tf.slice(h, [start, 0], [n, width]), w, transposed), [
             1,
             n,
-            w.shape[1]!,
+            vocab,
           ]) as tf.Tensor3D,
           tf.reshape(tf.slice(flat, [start], [n]), [1, n]) as tf.Tensor2D,
         ),

@@ -204,6 +204,13 @@ export interface LanguageModel {
   /** The LM head `[d, vocab]`, on the gradient path to the weights (see {@link hidden}). */
   headWeight?(): tf.Tensor2D;
   /**
+   * The LM head as `[vocab, d]` rows (logits = hidden · rowsᵀ) where the model stores it so (a
+   * tied token embedding), else `undefined`: the chunked loss then multiplies by the transpose
+   * inside the product instead of materializing {@link headWeight}'s `[d, vocab]` copy (and its
+   * gradient's) every step.
+   */
+  headRows?(): tf.Tensor2D | undefined;
+  /**
    * An estimate of the bytes of activations the forward and backward passes of a
    * `[rows, time]` batch keep (the LM head's logits excluded), for the memory plan; with
    * `recompute`, when only each block's input is kept.

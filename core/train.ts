@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Effect } from "effect";
 import { CheckpointError, OutputError, PluginError } from "./errors.ts";
+import { accumulate } from "./backend/fused_kernels.ts";
 import { batchLoss, defaultChunkPositions } from "./batch_loss.ts";
 import { denominatorEpsilon } from "./loss.ts";
 import { AdamW, cosineLearningRate } from "./optimizer.ts";
@@ -204,14 +205,7 @@ function trainStep(
       const { grads, stats } = microStep(job, batch, step, tokenMean ? 1 : micro.length, tokenMean);
       diagnostics.push(stats);
       if (accumulated === undefined) accumulated = grads;
-      else {
-        accumulated = accumulated.map((a, k) => {
-          const sum = tf.add(a, grads[k]!);
-          a.dispose();
-          grads[k]!.dispose();
-          return sum;
-        });
-      }
+      else accumulated = accumulated.map((a, k) => accumulate(a, grads[k]!));
     }
     // One device read per step: [loss, nll, meanP, sum, kept, tokens, maskedShare] per
     // micro-batch.

@@ -1,11 +1,13 @@
 /**
  * Test helper: registers one check of a fused kernel on each backend that runs it: wasm with the
  * SIMD loops, wasm with the JavaScript loops (`setSimdRows(false)`), both without BLAS, and
- * cpu-blas (ignored where no BLAS serves it). Each test restores the `cpu` backend after.
+ * cpu-blas with the native library's loops and with the JavaScript loops (ignored where no BLAS
+ * serves it, or the library cannot open). Each test restores the `cpu` backend after.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
 import "@tensorflow/tfjs-backend-wasm";
 import {
   cpuBlasName,
@@ -14,6 +16,8 @@ import {
   enableBlas,
   setSimdRows,
 } from "../core/backend/mod.ts";
+import { nativeLibrary } from "../core/backend/native_sgemm.ts";
+import { nativeRowKernels } from "../core/backend/native_rows.ts";
 
 /**
  * @param what The test names' subject, e.g. `"targetLogProb: fused"`.
@@ -34,16 +38,21 @@ export function onFusedBackends(what: string, check: () => Promise<void>): void 
       }
     });
   }
-  Deno.test({
-    name: `${what} on cpu-blas`,
-    ignore: cpuBlasUnavailable() !== null,
-    fn: async () => {
-      await tf.setBackend(cpuBlasName);
-      try {
-        await check();
-      } finally {
-        await tf.setBackend("cpu");
-      }
-    },
-  });
+  for (const native of [true, false]) {
+    Deno.test({
+      name: `${what} on cpu-blas (${native ? "native" : "JavaScript"} loops)`,
+      ignore: cpuBlasUnavailable() !== null || (native && nativeLibrary() === null),
+      fn: async () => {
+        await tf.setBackend(cpuBlasName);
+        setSimdRows(native);
+        try {
+          if (native) assert.ok(nativeRowKernels() !== null, "the native row kernels serve");
+          await check();
+        } finally {
+          setSimdRows(true);
+          await tf.setBackend("cpu");
+        }
+      },
+    });
+  }
 }

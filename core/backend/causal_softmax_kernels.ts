@@ -10,12 +10,14 @@
  *
  * They replace the scale, the mask addition, tfjs's softmax (max, subtract, exp, sum, divide) and
  * their gradients (the mask's included) on `[batch, heads, time, time]`. On wasm they run the SIMD
- * module's f32x4 loops (`simd/sgemm.as.ts`: `softmaxCausal`, `softmaxCausalGrad`), elsewhere
- * (cpu-blas) JavaScript loops with float64 row sums.
+ * module's f32x4 loops (`simd/sgemm.as.ts`: `softmaxCausal`, `softmaxCausalGrad`), on cpu-blas
+ * the native library's (`native_rows.ts`), elsewhere or with the row kernels off JavaScript loops
+ * with float64 row sums.
  *
  * @module
  */
 import { f32, type HeapKernel, sameOutput } from "./js_kernel.ts";
+import { nativeRowKernels } from "./native_rows.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
 
 const forward: HeapKernel = {
@@ -31,6 +33,8 @@ const forward: HeapKernel = {
       simd.softmaxCausal(out.byteOffset, time, squares, scale);
       return;
     }
+    const native = nativeRowKernels();
+    if (native !== null) return native.softmaxCausal(xs, out, time, squares, scale);
     for (let row = 0; row < squares * time; row++) {
       const i = row % time, at = row * time;
       let mx = -Infinity;
@@ -64,6 +68,8 @@ const backward: HeapKernel = {
       }
       return;
     }
+    const native = nativeRowKernels();
+    if (native !== null) return native.softmaxCausalGrad(g, ps, out, time, squares, scale);
     for (let row = 0; row < squares * time; row++) {
       const i = row % time, at = row * time;
       let dot = 0;

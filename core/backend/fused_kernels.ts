@@ -16,6 +16,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  cpuValues,
   f32,
   type HeapKernel,
   isCpuBackend,
@@ -24,6 +25,7 @@ import {
   sameOutput,
 } from "./js_kernel.ts";
 import { cpuBlasName } from "./cpu_blas.ts";
+import { nativeRowKernels } from "./native_rows.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
 import { erf, sqrt2OverPi, tanh } from "./_rational.ts";
 import { targetLogProbKernels } from "./target_log_prob_kernels.ts";
@@ -277,6 +279,39 @@ export function adamWInPlace(
   return true;
 }
 
+/**
+ * `sum + x` for gradient accumulation, written over `sum` on cpu-blas when `sum` owns its whole
+ * buffer alone (no other tensor shares its data, it is no view into another array) and both are
+ * float32 of one shape: no new weight-sized array (and no page faults) per micro-batch or chunk.
+ * Elsewhere (wasm, where XNNPACK caches by tensor, and `cpu`) a new tensor. Either way `sum` and
+ * `x` are consumed: the caller keeps only the result.
+ *
+ * @param sum The running sum (disposed unless returned).
+ * @param x The addend (disposed).
+ * @returns The sum: `sum` itself, updated, or a new tensor.
+ */
+export function accumulate(sum: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const backend = tf.backend();
+  if (
+    tf.getBackend() === cpuBlasName && isCpuBackend(backend) && sum.dataId !== x.dataId &&
+    sum.dtype === "float32" && x.dtype === "float32" && tf.util.arraysEqual(sum.shape, x.shape)
+  ) {
+    const ds = backend.data.get(sum.dataId) as { values?: unknown; refCount?: number } | undefined;
+    const a = ds?.values, b = cpuValues(backend, x);
+    if (
+      a instanceof Float32Array && b instanceof Float32Array && ds!.refCount === 1 &&
+      a.byteOffset === 0 && a.byteLength === a.buffer.byteLength
+    ) {
+      for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+      x.dispose();
+      return sum;
+    }
+  }
+  const out = tf.add(sum, x);
+  tf.dispose([sum, x]);
+  return out;
+}
+
 /** The fused kernels (names prefixed `Probsft`), registered on first use on a backend. */
 const fastKernels: ReadonlyArray<HeapKernel> = [
   {
@@ -348,6 +383,8 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
       const xs = f32(x!), ys = f32(y!);
       const simd = simdRowKernels();
       if (simd !== null) return simd.geluTanh(xs.byteOffset, ys.byteOffset, xs.length);
+      const native = nativeRowKernels();
+      if (native !== null) return native.geluTanh(xs, ys);
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i]!;
         ys[i] = 0.5 * v * (1 + tanh(sqrt2OverPi * (v + 0.044715 * v * v * v)));
@@ -364,6 +401,8 @@ const fastKernels: ReadonlyArray<HeapKernel> = [
       if (simd !== null) {
         return simd.geluTanhGrad(d.byteOffset, xs.byteOffset, out.byteOffset, xs.length);
       }
+      const native = nativeRowKernels();
+      if (native !== null) return native.geluTanhGrad(d, xs, out);
       for (let i = 0; i < xs.length; i++) {
         const v = xs[i]!;
         const t = tanh(sqrt2OverPi * (v + 0.044715 * v * v * v));

@@ -1,13 +1,15 @@
 /**
- * probsft's bundled matrix product, the stand-in for OpenBLAS where it is not installed: a
- * GotoBLAS/BLIS-style single-precision product with 6×16 AVX2/FMA and 6×32 AVX-512 micro-kernels
- * (`native/sgemm.c`, compiled by `deno task build-kernels` with gcc and shipped as base64 in
- * `native/sgemm_so.ts`). {@link loadNativeSgemm} writes the shared object to a temporary file,
- * opens it with Deno's FFI and deletes the file (the mapping stays). Single-threaded.
+ * probsft's bundled native library: the matrix product that stands in for OpenBLAS where it is
+ * not installed, a GotoBLAS/BLIS-style single-precision product with 6×16 AVX2/FMA and 6×32
+ * AVX-512 micro-kernels (`native/sgemm.c`), and the cpu-blas backend's row kernels
+ * (`native/rows.c`, bound by `native_rows.ts`). `deno task build-kernels` compiles both with gcc
+ * into one shared object shipped as base64 in `native/sgemm_so.ts`; {@link nativeLibrary} writes
+ * it to a temporary file, opens it with Deno's FFI and deletes the file (the mapping stays).
+ * Single-threaded.
  *
  * It serves only x86-64 Linux with AVX2 and FMA (`/proc/cpuinfo`), with the FFI and write
- * permissions and a temporary folder that allows executable mappings; elsewhere it says so by returning `null`, and the wasm SIMD kernels
- * run.
+ * permissions and a temporary folder that allows executable mappings; elsewhere it says so by
+ * returning `null`, and the wasm SIMD kernels (or JavaScript loops) run.
  *
  * @module
  */
@@ -40,7 +42,29 @@ const symbols = {
     parameters: [...gemmParameters, "i32", "i64", "i64", "i64"],
     result: "i32",
   },
+  // The row kernels of native/rows.c (used by native_rows.ts).
+  probsft_target_log_prob: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+  },
+  probsft_target_log_prob_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32"],
+    result: "void",
+  },
+  probsft_softmax_causal: {
+    parameters: ["buffer", "buffer", "i32", "i32", "f32"],
+    result: "void",
+  },
+  probsft_softmax_causal_grad: {
+    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "f32"],
+    result: "void",
+  },
+  probsft_gelu_tanh: { parameters: ["buffer", "buffer", "i64"], result: "void" },
+  probsft_gelu_tanh_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
 } as const;
+
+/** The bundled shared object's functions, as Deno's FFI binds them. */
+export type NativeSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /**
  * `batch` row-major products `C_i ← alpha·op(A_i)·op(B_i) + beta·C_i` (`op(A)` `m × k`, `op(B)`
@@ -93,17 +117,18 @@ export function cpuFlags(): ReadonlySet<string> {
   return new Set();
 }
 
-let loaded: NativeSgemm | null | undefined;
+let opened: NativeSymbols | null | undefined;
 
 /**
- * Opens the bundled product once (later calls return the same answer).
+ * Opens the bundled shared object once (later calls return the same answer).
  *
- * @returns The library, or `null` on another platform or CPU, without the FFI permission, or
- *   when the shared object cannot be written or opened.
+ * @returns Its functions, or `null` on another platform or CPU (x86-64 Linux with AVX2 and FMA
+ *   only), without the FFI and write permissions already granted, or when the shared object
+ *   cannot be written or opened.
  */
-export function loadNativeSgemm(): NativeSgemm | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
+export function nativeLibrary(): NativeSymbols | null {
+  if (opened !== undefined) return opened;
+  opened = null;
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return null;
   const flags = cpuFlags();
   if (!flags.has("avx2") || !flags.has("fma")) return null;
@@ -115,8 +140,35 @@ export function loadNativeSgemm(): NativeSgemm | null {
     if (!granted("ffi") || !granted("write")) return null;
     path = Deno.makeTempFileSync({ prefix: "probsft-sgemm-", suffix: ".so" });
     Deno.writeFileSync(path, Uint8Array.from(atob(sgemmSoBase64), (c) => c.charCodeAt(0)));
-    const lib = Deno.dlopen(path, symbols);
-    const raw = lib.symbols.probsft_sgemm;
+    opened = Deno.dlopen(path, symbols).symbols;
+  } catch {
+    opened = null;
+  } finally {
+    if (path !== undefined) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  return opened;
+}
+
+let loaded: NativeSgemm | null | undefined;
+
+/**
+ * The bundled product, from {@link nativeLibrary}.
+ *
+ * @returns The product, or `null` where the library cannot be opened.
+ */
+export function loadNativeSgemm(): NativeSgemm | null {
+  if (loaded !== undefined) return loaded;
+  const lib = nativeLibrary();
+  loaded = null;
+  if (lib !== null) {
+    const raw = lib.probsft_sgemm;
+    const flags = cpuFlags();
     loaded = {
       description: `probsft sgemm (bundled; ${flags.has("avx512f") ? "AVX-512, " : ""}AVX2, FMA)`,
       sgemm: (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, sa, sb, sc) => {
@@ -142,16 +194,6 @@ export function loadNativeSgemm(): NativeSgemm | null {
         if (rc !== 0) throw new Error(`probsft sgemm: out of memory for its packing buffers`);
       },
     };
-  } catch {
-    loaded = null;
-  } finally {
-    if (path !== undefined) {
-      try {
-        Deno.removeSync(path);
-      } catch {
-        // Already gone.
-      }
-    }
   }
   return loaded;
 }

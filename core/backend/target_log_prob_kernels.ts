@@ -11,12 +11,14 @@
  * They replace tfjs's `logSumExp` (max, subtract, exp, sum, log, add) and the gather of the
  * target, and in the backward pass the max's `Equal` mask, the one-hot and the products: two
  * passes over the logits instead of about a dozen. On wasm they run the SIMD module's f32x4 loops
- * (`simd/sgemm.as.ts`, polynomial exp, relative error ≤ 2e-7); elsewhere (cpu-blas) JavaScript
+ * (`simd/sgemm.as.ts`, polynomial exp, relative error ≤ 2e-7), on cpu-blas the native library's
+ * (`native_rows.ts`, the same polynomial); elsewhere, or with the row kernels off, JavaScript
  * loops with float64 sums.
  *
  * @module
  */
 import { f32, type HeapKernel, i32 } from "./js_kernel.ts";
+import { nativeRowKernels } from "./native_rows.ts";
 import { simdRowKernels } from "./wasm_simd.ts";
 
 /** The forward kernel (see the module doc). */
@@ -41,6 +43,8 @@ const forward: HeapKernel = {
       }
       return;
     }
+    const native = nativeRowKernels();
+    if (native !== null) return native.targetLogProb(zs, id, lp, l, rows, vocab);
     for (let r = 0; r < rows; r++) {
       const at = r * vocab;
       let mx = -Infinity;
@@ -75,6 +79,8 @@ const backward: HeapKernel = {
       );
       return;
     }
+    const native = nativeRowKernels();
+    if (native !== null) return native.targetLogProbGrad(g, zs, id, l, out, rows, vocab);
     for (let r = 0; r < rows; r++) {
       const at = r * vocab, gr = g[r]!, lr = l[r]!, t = id[r]!;
       for (let j = 0; j < vocab; j++) out[at + j] = -gr * Math.exp(zs[at + j]! - lr);

@@ -212,14 +212,26 @@ let rowsEnabled = (() => {
 })();
 
 /**
- * Turns the SIMD module's elementwise and row kernels (softmax rows, exact GELU) on or off, for
- * before/after timings and tests (on by default; `PROBSFT_SIMD_ROWS=0` starts off). Off, their
- * callers run their JavaScript loops or tfjs compositions; the SIMD matrix product is unaffected.
+ * Turns the compiled elementwise and row kernels (softmax rows, GELU, the log-softmax at the
+ * target, …) on or off: the SIMD module's on wasm, the native library's on cpu-blas
+ * (`native_rows.ts`); for before/after timings and tests (on by default; `PROBSFT_SIMD_ROWS=0`
+ * starts off). Off, their callers run their JavaScript loops or tfjs compositions; the matrix
+ * products are unaffected.
  *
  * @param on Whether to use them.
  */
 export function setSimdRows(on: boolean): void {
   rowsEnabled = on;
+}
+
+/**
+ * Whether the compiled row kernels are on ({@link setSimdRows}): the SIMD module's on wasm, the
+ * native library's on cpu-blas (`native_rows.ts`).
+ *
+ * @returns True unless turned off.
+ */
+export function rowKernelsEnabled(): boolean {
+  return rowsEnabled;
 }
 
 /**

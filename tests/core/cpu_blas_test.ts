@@ -13,6 +13,7 @@ import { embed, geluTanh, layerNorm, linear, matMul } from "../../backbones/ops.
 import type { Objective } from "../../core/plugin.ts";
 import { negLogProb } from "../../objectives/neg_log_prob.ts";
 import { negProb } from "../../objectives/neg_prob.ts";
+import { accumulate } from "../../core/backend/fused_kernels.ts";
 import {
   activationBytes,
   makeTrainer,
@@ -199,7 +200,7 @@ Deno.test({
     setFastPaths(true);
     const ids = () => tf.tensor2d([[1, 5, 5, 19], [0, 3, 5, 1]], [2, 4], "int32");
     const cases: Record<string, { shapes: number[][]; f: (...xs: tf.Tensor[]) => tf.Tensor }> = {
-      geluTanh: { shapes: [[64, 32]], f: (x) => geluTanh(x!) },
+      geluTanh: { shapes: [[63, 33]], f: (x) => geluTanh(x!) },
       layerNorm: {
         shapes: [[4, 16, 32], [32], [32]],
         f: (x, w, b) => layerNorm(x!, w!, b!, 1e-5),
@@ -262,6 +263,34 @@ Deno.test({
       trainer.dispose();
       await tf.setBackend("cpu");
     }
+  },
+});
+
+Deno.test({
+  name:
+    "cpu-blas: accumulate() adds in place into a sum it owns alone, into a new tensor otherwise",
+  ignore: skip,
+  fn: async () => {
+    for (const backend of [cpuBlasName, "cpu"]) {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const sum = tf.tensor1d([1, 2, 3, 4, 5]);
+      const x = tf.tensor1d([0.5, -1, 2, 0, 10]);
+      const out = accumulate(sum, x);
+      assert.deepEqual(Array.from(out.dataSync()), [1.5, 1, 5, 4, 15], backend);
+      assert.ok(x.isDisposed, `${backend}: the addend is consumed`);
+      assert.equal(out === sum, backend === cpuBlasName, `${backend}: in place`);
+      assert.equal(tf.memory().numTensors, before + 1, `${backend}: only the sum is left`);
+      // A sum whose data another tensor shares is never written over.
+      const shared = out.clone();
+      const again = accumulate(out, tf.onesLike(out));
+      assert.notEqual(again, shared);
+      assert.deepEqual(Array.from(shared.dataSync()), [1.5, 1, 5, 4, 15], `${backend}: clone`);
+      assert.deepEqual(Array.from(again.dataSync()), [2.5, 2, 6, 5, 16], backend);
+      tf.dispose([shared, again]);
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensor count`);
+    }
+    await tf.setBackend("cpu");
   },
 });
 
