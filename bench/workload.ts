@@ -324,20 +324,16 @@ export function trainStep(
       const targets = tf.tensor2d(batch.targets.subarray(from, to), [microBatch, time], "int32");
       const mask = tf.ones([microBatch, time], "float32") as tf.Tensor2D;
       // Each micro-batch's token mean over their number: the summed gradients are the mean's.
-      return tf.variableGrads(
-        () =>
-          tf.div(
-            batchLoss(trainer.model, { inputs, targets, mask }, {
-              objective,
-              params: {},
-              seed: 0,
-              chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
-              recompute,
-            }).loss,
-            parts,
-          ) as tf.Scalar,
-        variables,
-      );
+      return tf.variableGrads(() => {
+        const mean = batchLoss(trainer.model, { inputs, targets, mask }, {
+          objective,
+          params: {},
+          seed: 0,
+          chunkPositions: defaultChunkPositions(microBatch * time, trainer.model.vocabSize),
+          recompute,
+        }).loss;
+        return parts === 1 ? mean : tf.div(mean, parts) as tf.Scalar;
+      }, variables);
     });
     loss += value.dataSync()[0]!;
     value.dispose();
