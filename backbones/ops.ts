@@ -23,6 +23,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { cpuBlasName } from "../core/backend/cpu_blas.ts";
 import { blasActive } from "../core/backend/wasm_blas.ts";
 import { simdActive, simdRowKernels } from "../core/backend/wasm_simd.ts";
 import { fastPathsActive, runKernel as run } from "../core/backend/fused_kernels.ts";
@@ -64,7 +65,10 @@ const linearBiasOp: Ternary = tf.customGrad(
   ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x, w]);
     return {
-      value: tf.add(tf.matMul(x, w), b),
+      // On cpu-blas the bias rides in the product (its `_FusedMatMul`: no second pass or array).
+      value: tf.getBackend() === cpuBlasName
+        ? tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b })
+        : tf.add(tf.matMul(x, w), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
         const db = run("ProbsftColumnSum", { x: dy })[0]!;

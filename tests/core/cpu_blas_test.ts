@@ -194,6 +194,38 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "cpu-blas: fused.matMul (bias as the product's first rows) matches the cpu backend to 1e-4; activations fall back",
+  ignore: skip,
+  fn: async () => {
+    const cases: Array<
+      { a: number[]; b: number[]; bias?: number[]; ta?: boolean; tb?: boolean; act?: "relu" }
+    > = [
+      { a: [37, 19], b: [19, 23], bias: [23] },
+      { a: [19, 37], b: [23, 19], bias: [1, 23], ta: true, tb: true },
+      { a: [3, 8, 5], b: [3, 5, 7], bias: [7] },
+      { a: [8, 5], b: [5, 7] },
+      { a: [8, 5], b: [5, 7], bias: [7], act: "relu" },
+      { a: [8, 5], b: [5, 7], bias: [8, 7] },
+      { a: [4, 0], b: [0, 6], bias: [6] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await compare(`fused.matMul case ${i}`, () => {
+        const r = stream(100 + i);
+        return [tf.fused.matMul({
+          a: randomTensor(c.a, r) as tf.Tensor2D,
+          b: randomTensor(c.b, r) as tf.Tensor2D,
+          ...(c.bias ? { bias: randomTensor(c.bias, r) } : {}),
+          transposeA: c.ta ?? false,
+          transposeB: c.tb ?? false,
+          ...(c.act ? { activation: c.act } : {}),
+        })];
+      });
+    }
+  },
+});
+
+Deno.test({
   name: "cpu-blas: fused ops and their gradients match the cpu compositions to 1e-4",
   ignore: skip,
   fn: async () => {
