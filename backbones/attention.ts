@@ -9,6 +9,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fusedAttentionActive } from "../core/backend/attention_kernel.ts";
+import { blasAttentionServes } from "../core/backend/attention_blas.ts";
+import { cpuBlasName } from "../core/backend/cpu_blas.ts";
 import { fastPathsActive, runKernel } from "../core/backend/fused_kernels.ts";
 import { blasActive } from "../core/backend/wasm_blas.ts";
 import { maskValue, matMul } from "./ops.ts";
@@ -49,19 +51,23 @@ export function isCausal(mask: tf.Tensor): boolean {
 
 /**
  * Whether the model's training pass should take {@link causalAttention}'s fused kernels: where
- * they serve the backend (wasm and cpu-blas, fast paths on) and no BLAS serves the matrix
- * products. On wasm the kernels run their per-head products through the SIMD matrix product
+ * they serve the backend (wasm and cpu-blas, fast paths on) and, on wasm, no BLAS serves the
+ * matrix products. On wasm the kernels run their per-head products through the SIMD matrix product
  * (`core/backend/attention_simd.ts`; plain JavaScript at about 1.5 GFLOP/s with
  * `PROBSFT_SIMD=0`): faster than wasm's own batched products over `batch·heads` small matrices
  * (about 1 GFLOP/s, plus the transposes, mask and softmax ops they replace); the JavaScript kernel
  * was slower than the plain composition on OpenBLAS (measured 2026-11-30 on `[32, 64, 4·16]`,
  * forward and backward, alternating: plain wasm 208 ms, fused 138 ms, OpenBLAS 48 ms; machine
- * under load), so with OpenBLAS the composition stays.
+ * under load), so with OpenBLAS on wasm the composition stays. On cpu-blas the kernels run
+ * per-head BLAS products in the projections' layout and the native softmax
+ * (`core/backend/attention_blas.ts`), which saves the composition's head transposes.
  *
- * @returns True on plain wasm (no OpenBLAS) with the fast paths on.
+ * @returns True on plain wasm (no OpenBLAS), and on cpu-blas where the BLAS kernels serve, with
+ *   the fast paths on.
  */
 export function fusedAttention(): boolean {
-  return !blasActive() && fusedAttentionActive();
+  if (!fusedAttentionActive()) return false;
+  return tf.getBackend() === cpuBlasName ? blasAttentionServes() : !blasActive();
 }
 
 type Attention = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;

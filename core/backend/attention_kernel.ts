@@ -18,8 +18,8 @@
  * On the wasm backend (one thread, no BLAS) this replaces about 20 tfjs ops per block, among them
  * two batched products over `batch·heads` small matrices that wasm runs at about 1 GFLOP/s.
  * There, when the SIMD matrix product serves wasm (`wasm_simd.ts`, unless `PROBSFT_SIMD=0`), both
- * kernels run as per-head SIMD products instead (`attention_simd.ts`); the loops below serve
- * `cpu-blas` and wasm without it.
+ * kernels run as per-head SIMD products instead (`attention_simd.ts`); on `cpu-blas` as per-head
+ * BLAS products with the native softmax (`attention_blas.ts`); the loops below serve the rest.
  *
  * @module
  */
@@ -27,6 +27,7 @@ import * as tf from "@tensorflow/tfjs";
 import { f32, type HeapKernel, registerHeapKernel } from "./js_kernel.ts";
 import { fastPathsActive } from "./fused_kernels.ts";
 import { simdAttentionBackward, simdAttentionForward } from "./attention_simd.ts";
+import { blasAttentionBackward, blasAttentionForward } from "./attention_blas.ts";
 
 /** Attributes of the two kernels. */
 interface AttentionAttrs {
@@ -130,6 +131,8 @@ const forwardKernel: HeapKernel = {
       simdAttentionForward([qIn!, kIn!, vIn!], [outV!, probsV!], attrs as unknown as AttentionAttrs)
     ) return;
     const q = f32(qIn!), k = f32(kIn!), v = f32(vIn!), out = f32(outV!), probs = f32(probsV!);
+    // On cpu-blas, per-head BLAS products and the native softmax (attention_blas.ts).
+    if (blasAttentionForward([q, k, v], [out, probs], attrs as unknown as AttentionAttrs)) return;
     const group = heads / kvHeads;
     const s = scratch(time, headDim);
     const row = new Float64Array(time);
@@ -191,6 +194,9 @@ const backwardKernel: HeapKernel = {
     ) return;
     const dy = f32(dyIn!), q = f32(qIn!), k = f32(kIn!), v = f32(vIn!), probs = f32(pIn!);
     const dq = f32(dqV!), dk = f32(dkV!), dv = f32(dvV!);
+    if (
+      blasAttentionBackward([dy, q, k, v, probs], [dq, dk, dv], attrs as unknown as AttentionAttrs)
+    ) return;
     const group = heads / kvHeads;
     const s = scratch(time, headDim);
     // dS (scaled) by rows and by columns, and the key/value gradients of the group, [time, dh].

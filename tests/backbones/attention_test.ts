@@ -1,6 +1,7 @@
 import "../_setup.ts";
 import { attentionAndGrads } from "../_attention.ts";
 import * as tf from "@tensorflow/tfjs";
+import { blasAttentionServes } from "../../core/backend/attention_blas.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import {
@@ -113,6 +114,8 @@ Deno.test("Transformer training step: loss and every gradient with fused attenti
     for (const backend of fastBackends) {
       const fast = await on(backend, () => {
         if (backend === "wasm") assert.ok(fusedAttention(), "the model takes the fused kernels");
+        // On cpu-blas, wherever the BLAS kernels and the native softmax serve (attention_blas.ts).
+        else assert.equal(fusedAttention(), blasAttentionServes(), "cpu-blas takes them");
         return step(config);
       });
       assert.ok(Math.abs(fast.loss - reference.loss) < 1e-4, `${config.family} ${backend} loss`);

@@ -171,6 +171,28 @@ Deno.test({
   },
 });
 
+/**
+ * The tiny preset run in this process with `--jobs 2`, its workers started by `bash -c script`
+ * (the script's arguments: `$0`, then the real worker command in `$@`).
+ */
+function runWithWorkers(dir: string, script: string, scriptArg: string, log: string[] = []) {
+  return runExperiment({
+    config: Effect.runSync(decodeExperiment(preset, "test")),
+    source: "test",
+    out: `${dir}/out`,
+    cacheDir: `${dir}/cache`,
+    registry: Effect.runSync(makeRegistry([builtins])),
+    progress: { cell() {}, step() {}, log: (line) => log.push(line) },
+    jobs: 2,
+    worker: {
+      command: "bash",
+      args: ["-c", script, scriptArg, Deno.execPath(), "run", "-A", "main.ts", "cell-worker"],
+      plugins: [],
+      backend: "wasm",
+    },
+  });
+}
+
 Deno.test({
   name: "a worker killed while starting fails only the cell it was started for",
   ignore: Deno.build.os !== "linux",
@@ -182,30 +204,7 @@ Deno.test({
       `mkdir "$0/second" 2>/dev/null && kill -KILL $$; exec "$@"`;
     await Deno.mkdir(`${dir}/starts`);
     const log: string[] = [];
-    const results = await Effect.runPromise(runExperiment({
-      config: Effect.runSync(decodeExperiment(preset, "test")),
-      source: "test",
-      out: `${dir}/out`,
-      cacheDir: `${dir}/cache`,
-      registry: Effect.runSync(makeRegistry([builtins])),
-      progress: { cell() {}, step() {}, log: (line) => log.push(line) },
-      jobs: 2,
-      worker: {
-        command: "bash",
-        args: [
-          "-c",
-          killSecond,
-          `${dir}/starts`,
-          Deno.execPath(),
-          "run",
-          "-A",
-          "main.ts",
-          "cell-worker",
-        ],
-        plugins: [],
-        backend: "wasm",
-      },
-    }));
+    const results = await Effect.runPromise(runWithWorkers(dir, killSecond, `${dir}/starts`, log));
     assert.equal(results.failures.length, 1, log.join("\n"));
     assert.match(
       results.failures[0]!.message,
@@ -220,16 +219,7 @@ Deno.test({
 
 Deno.test("a worker that exits by itself before it is ready stops the run with one line", async () => {
   const dir = await Deno.makeTempDir();
-  const exit = await Effect.runPromiseExit(runExperiment({
-    config: Effect.runSync(decodeExperiment(preset, "test")),
-    source: "test",
-    out: `${dir}/out`,
-    cacheDir: `${dir}/cache`,
-    registry: Effect.runSync(makeRegistry([builtins])),
-    progress: { cell() {}, step() {}, log() {} },
-    jobs: 2,
-    worker: { command: "bash", args: ["-c", "exit 3"], plugins: [], backend: "wasm" },
-  }));
+  const exit = await Effect.runPromiseExit(runWithWorkers(dir, "exit 3", "worker"));
   assert.ok(Exit.isFailure(exit));
   const error = exit.cause.reasons.find((r) => r._tag === "Fail");
   assert.ok(error && error._tag === "Fail" && error.error._tag === "ConfigError", String(exit));
