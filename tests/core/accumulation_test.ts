@@ -11,6 +11,7 @@ import { Effect } from "effect";
 import assert from "node:assert/strict";
 import { SymbolTokenizer } from "../../backbones/tokenizer.ts";
 import { tinyConfig, Transformer } from "../../backbones/transformer.ts";
+import { cpuBlasName, cpuBlasUnavailable } from "../../core/backend/mod.ts";
 import { makeRegistry } from "../../core/registry.ts";
 import type { EncodedPair } from "../../core/sft_batches.ts";
 import {
@@ -127,4 +128,33 @@ Deno.test("accumulation: token-mean equals the unaccumulated step for unequal co
     (halves[0]!.metrics[0]!.loss + halves[1]!.metrics[0]!.loss) / 2,
     "mean of micro-batch means",
   );
+});
+
+Deno.test({
+  name:
+    "accumulation on cpu-blas (sums added in place): every split equals the cpu backend's unaccumulated step",
+  ignore: cpuBlasUnavailable() !== null,
+  fn: async () => {
+    const pairs = [0, 1, 2, 3].map((o) => pair(9, o, 4));
+    const whole = await run(pairs, {});
+    await tf.setBackend(cpuBlasName);
+    try {
+      const before = tf.memory().numTensors;
+      for (const lossAggregation of ["micro-batch-mean", "token-mean"] as const) {
+        const split = await run(pairs, { microBatchSize: 1, lossAggregation });
+        whole.metrics.forEach((m, i) => {
+          close(m.loss, split.metrics[i]!.loss, `${lossAggregation}: loss ${i + 1}`, 1e-4);
+          close(m.gradNorm, split.metrics[i]!.gradNorm, `${lossAggregation}: norm ${i + 1}`, 1e-4);
+        });
+        whole.weights.forEach((w, k) =>
+          w.forEach((x, i) =>
+            close(x, split.weights[k]![i]!, `${lossAggregation}: weight ${k}[${i}]`, 1e-4)
+          )
+        );
+      }
+      assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    } finally {
+      await tf.setBackend("cpu");
+    }
+  },
 });
