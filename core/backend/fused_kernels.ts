@@ -38,6 +38,7 @@ let fastPathsEnabled = true;
 const registeredOn = new Set<string>();
 const originalEqual = new Map<string, tf.KernelConfig>();
 const equalFast = new Map<string, tf.KernelFunc>();
+const originalIdentity = new Map<string, tf.KernelConfig>();
 
 /**
  * Turns the fused fast paths on or off (on by default), for comparisons and tests.
@@ -51,6 +52,10 @@ export function setFastPaths(on: boolean): void {
       registerKernelFunc("Equal", backend, kernel.kernelFunc);
     }
     originalEqual.clear();
+    for (const [backend, kernel] of originalIdentity) {
+      registerKernelFunc("Identity", backend, kernel.kernelFunc);
+    }
+    originalIdentity.clear();
     registeredOn.clear();
   }
 }
@@ -79,6 +84,25 @@ function equalKernel(backendName: string): tf.KernelFunc {
 }
 
 /**
+ * `Identity` (`tf.clone`, and every tensor a `tf.customGrad` saves for its backward pass) on
+ * wasm as the cpu backend has it: the output shares the input's data (its reference count goes
+ * up, as wasm's own `Reshape` does) instead of copying it on the heap: 132 copies a reference
+ * step. Tensors are immutable: nothing on wasm writes into an input (AdamW there writes new
+ * tensors; only the decoding cache is written in place, and it is never cloned), so sharing
+ * cannot be observed. Strings go to the backend's own kernel.
+ */
+function sharedIdentity(original: tf.KernelConfig): tf.KernelFunc {
+  return ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === "string") {
+      return (original.kernelFunc as unknown as (a: typeof args) => tf.TensorInfo)(args);
+    }
+    (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
  * Whether the fused fast paths serve the current backend (wasm or cpu-blas, unless turned off).
  * Registers the kernels for that backend on first use.
  *
@@ -103,6 +127,11 @@ export function fastPathsActive(): boolean {
     registerHeapKernel(equalHeapKernel, backend);
     equalFast.set(backend, tf.getKernel("ProbsftEqual", backend)!.kernelFunc);
     registerKernelFunc("Equal", backend, equalKernel(backend));
+    if (backend === "wasm" && !originalIdentity.has(backend)) {
+      const identity = tf.getKernel("Identity", backend)!;
+      originalIdentity.set(backend, identity);
+      registerKernelFunc("Identity", backend, sharedIdentity(identity));
+    }
     registeredOn.add(backend);
   }
   return true;

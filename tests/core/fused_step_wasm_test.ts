@@ -3,7 +3,7 @@ import { smallSize, twoSteps } from "../_two_steps.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
-import { disableBlas, enableBlas, setFastPaths } from "../../core/backend/mod.ts";
+import { disableBlas, enableBlas, fastPathsActive, setFastPaths } from "../../core/backend/mod.ts";
 import type { Objective } from "../../core/plugin.ts";
 import { negLogProb } from "../../objectives/neg_log_prob.ts";
 import { negProb } from "../../objectives/neg_prob.ts";
@@ -62,6 +62,29 @@ Deno.test("wasm without BLAS: the tensor count stays flat over 20 training steps
   } finally {
     trainer.dispose();
     enableBlas();
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("wasm: with the fast paths a clone shares its input's heap data and frees it with the last holder; off, it copies", async () => {
+  await tf.setBackend("wasm");
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  try {
+    for (const fast of [true, false]) {
+      setFastPaths(fast);
+      fastPathsActive();
+      const before = backend.numDataIds();
+      const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+      const y = tf.clone(x);
+      assert.equal(y.dataId === x.dataId, fast, `fast paths ${fast}: shared data`);
+      assert.equal(backend.numDataIds(), before + (fast ? 1 : 2));
+      x.dispose();
+      assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6], "the clone outlives x");
+      y.dispose();
+      assert.equal(backend.numDataIds(), before, "the heap data is freed");
+    }
+  } finally {
+    setFastPaths(true);
     await tf.setBackend("cpu");
   }
 });
