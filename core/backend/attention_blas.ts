@@ -12,16 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { isCpuBackend } from "./js_kernel.ts";
 import { nativeRowKernels } from "./native_rows.ts";
 import { noTrans, sgemm, trans } from "./openblas.ts";
-
-/** Attributes of the attention kernels (see `attention_kernel.ts`). */
-export interface BlasAttentionAttrs {
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly scale: number;
-  readonly batch: number;
-  readonly time: number;
-  readonly headDim: number;
-}
+import type { AttentionAttrs } from "./_attention_attrs.ts";
 
 /** The BLAS and the row kernels, where both serve the active (cpu) backend. */
 function parts() {
@@ -50,7 +41,7 @@ export function blasAttentionServes(): boolean {
 export function blasAttentionForward(
   [q, k, v]: readonly [Float32Array, Float32Array, Float32Array],
   [out, probs]: readonly [Float32Array, Float32Array],
-  a: BlasAttentionAttrs,
+  a: AttentionAttrs,
 ): boolean {
   const p = parts();
   if (p === null) return false;
@@ -116,7 +107,7 @@ export function blasAttentionBackward(
     Float32Array,
   ],
   [dq, dk, dv]: readonly [Float32Array, Float32Array, Float32Array],
-  a: BlasAttentionAttrs,
+  a: AttentionAttrs,
 ): boolean {
   const p = parts();
   if (p === null) return false;

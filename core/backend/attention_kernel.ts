@@ -28,22 +28,7 @@ import { f32, type HeapKernel, registerHeapKernel } from "./js_kernel.ts";
 import { fastPathsActive } from "./fused_kernels.ts";
 import { simdAttentionBackward, simdAttentionForward } from "./attention_simd.ts";
 import { blasAttentionBackward, blasAttentionForward } from "./attention_blas.ts";
-
-/** Attributes of the two kernels. */
-interface AttentionAttrs {
-  /** Query heads. */
-  readonly heads: number;
-  /** Key/value heads (divides `heads`). */
-  readonly kvHeads: number;
-  /** The score scale, usually `1/√headDim`. */
-  readonly scale: number;
-  /** Rows. */
-  readonly batch: number;
-  /** Positions per row. */
-  readonly time: number;
-  /** Size of a head. */
-  readonly headDim: number;
-}
+import type { AttentionAttrs } from "./_attention_attrs.ts";
 
 /**
  * Copies head `h` of row `b` of `x` (`[batch, time, n·dh]`) into `rows` (`[time, dh]`) and its

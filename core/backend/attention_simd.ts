@@ -15,16 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapView, WasmBackendInternals } from "./js_kernel.ts";
 import { simdGemm, simdReserve, simdRowKernels } from "./wasm_simd.ts";
-
-/** Attributes of the attention kernels (see `attention_kernel.ts`). */
-export interface SimdAttentionAttrs {
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly scale: number;
-  readonly batch: number;
-  readonly time: number;
-  readonly headDim: number;
-}
+import type { AttentionAttrs } from "./_attention_attrs.ts";
 
 /**
  * The forward pass (context and probabilities) through the SIMD product, in place on the heap.
@@ -38,7 +29,7 @@ export interface SimdAttentionAttrs {
 export function simdAttentionForward(
   inputs: ReadonlyArray<HeapView>,
   outputs: ReadonlyArray<HeapView>,
-  a: SimdAttentionAttrs,
+  a: AttentionAttrs,
 ): boolean {
   const { heads, kvHeads, scale, batch, time, headDim } = a;
   const offsets = [...inputs, ...outputs].map((v) => v.byteOffset);
@@ -123,7 +114,7 @@ export function simdAttentionForward(
 export function simdAttentionBackward(
   inputs: ReadonlyArray<HeapView>,
   outputs: ReadonlyArray<HeapView>,
-  a: SimdAttentionAttrs,
+  a: AttentionAttrs,
 ): boolean {
   const { heads, kvHeads, scale, batch, time, headDim } = a;
   const offsets = [...inputs, ...outputs].map((v) => v.byteOffset);
