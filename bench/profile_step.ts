@@ -51,15 +51,16 @@ if (args.includes("--plain")) {
 }
 const objective =
   (flag("objective", "neg-log-prob") === "neg-prob" ? negProb : negLogProb) as Objective<unknown>;
+// The bench's larger size and its micro-batch (the size's own unless --micro-batch).
+const largeSize = large ? sizes[which as BenchSize] : undefined;
+const microBatch = Number(flag("micro-batch", String(largeSize?.microBatch ?? 0)));
 
 /** One training step of the chosen workload. */
 function makeStep(): () => void {
-  if (large) {
-    const size = sizes[which as BenchSize];
-    const microBatch = Number(flag("micro-batch", String(size.microBatch)));
+  if (largeSize !== undefined) {
     const recompute = Number(flag("recompute-blocks", "0"));
-    const trainer = makeTrainer(0, size);
-    const batch = randomBatch(1, size);
+    const trainer = makeTrainer(0, largeSize);
+    const batch = randomBatch(1, largeSize);
     return () => void trainStep(trainer, objective, batch, microBatch, recompute);
   }
   const config = which === "default"
@@ -96,11 +97,9 @@ function makeStep(): () => void {
   };
 }
 
-if (large) {
-  const size = sizes[which as BenchSize];
-  const microBatch = Number(flag("micro-batch", String(size.microBatch)));
+if (largeSize !== undefined) {
   const backend = flag("backend", "") ||
-    backendFor(paramCount(size), activationBytes(size, microBatch)).backend;
+    backendFor(paramCount(largeSize), activationBytes(largeSize, microBatch)).backend;
   if (backend === null) {
     console.error(`profile_step: no backend here holds --size ${which}`);
     Deno.exit(1);

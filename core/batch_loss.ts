@@ -80,9 +80,10 @@ interface Head {
   readonly transposed: boolean;
 }
 
-function headOf(model: Required<Pick<LanguageModel, "headWeight">> & LanguageModel): Head {
+/** The head of a model the caller checked has {@link LanguageModel.headWeight}. */
+function headOf(model: LanguageModel): Head {
   const rows = model.headRows?.();
-  return rows ? { w: rows, transposed: true } : { w: model.headWeight(), transposed: false };
+  return rows ? { w: rows, transposed: true } : { w: model.headWeight!(), transposed: false };
 }
 
 /** `x · head`: `[n, d]` hidden states to `[n, vocab]` logits. */
@@ -109,7 +110,7 @@ function chunkedSums(
   const reference = needs.referenceLogits && referenceModel?.hidden && referenceModel.headWeight
     ? {
       h: tf.reshape(referenceModel.hidden(batch.inputs), [positions, width]),
-      ...headOf(referenceModel as Required<Pick<LanguageModel, "headWeight">> & LanguageModel),
+      ...headOf(referenceModel),
     }
     : undefined;
   const size = options.chunkPositions > 0 ? Math.floor(options.chunkPositions) : positions;
@@ -262,9 +263,7 @@ export function targetLogProbs(
   const hidden = model.hidden(inputs);
   const width = hidden.shape[2];
   const h = tf.reshape(hidden, [positions, width]);
-  const { w, transposed } = headOf(
-    model as Required<Pick<LanguageModel, "headWeight">> & LanguageModel,
-  );
+  const { w, transposed } = headOf(model);
   const vocab = w.shape[transposed ? 0 : 1];
   const flat = tf.reshape(targets, [positions]);
   const parts: tf.Tensor[] = [];
